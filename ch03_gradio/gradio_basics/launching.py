@@ -1,0 +1,109 @@
+"""How every chapter-3 app is launched: one set of flags, one ``launch()`` call (book 3.1.3).
+
+``g03_launch_options.py`` walks through these options one by one; every other app in ``ch03_gradio`` uses
+``add_launch_args(parser)`` in its ``__main__`` block and ``launch(demo, cfg)`` in ``main`` so the flags read the
+same everywhere:
+
+    --host 127.0.0.1   only this machine can connect (use 0.0.0.0 to serve your LAN / a cloud VM)
+    --port 7860        fixed port; default: the first free port from 7860 (or $GRADIO_SERVER_PORT)
+    --auth user:pass   HTTP login (repeat for several users)
+    --share            public *.gradio.live link; needs internet, so it is off by default
+    --concurrency 1    how many requests a handler runs at once (the rest wait in the queue)
+    --no-launch        build the app and exit (what tests and ``--help`` checks use)
+"""
+from __future__ import annotations
+
+import argparse
+import socket
+from dataclasses import dataclass, field
+
+import gradio as gr
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """``--help`` shows every default and keeps the module docstring's line breaks."""
+
+
+@dataclass
+class LaunchConfig:
+    """Options shared by every app; script configs inherit from it."""
+
+    host: str = "127.0.0.1"
+    port: int | None = None
+    share: bool = False
+    auth: list[str] = field(default_factory=list)
+    concurrency: int = 1
+    max_queue: int = 32
+    max_file_size: str = "200mb"
+    inbrowser: bool = False
+    launch: bool = True
+
+
+def add_launch_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the launch flags (defaults taken from :class:`LaunchConfig`)."""
+    d = LaunchConfig()
+    g = parser.add_argument_group("launch (gradio server)")
+    g.add_argument("--host", default=d.host,
+                   help="interface to listen on; 0.0.0.0 exposes the app to other machines (then use --auth)")
+    g.add_argument("--port", type=int, default=d.port,
+                   help="port to listen on; default: first free port from 7860 (or $GRADIO_SERVER_PORT)")
+    g.add_argument("--share", action="store_true",
+                   help="also create a public *.gradio.live tunnel (needs internet access)")
+    g.add_argument("--auth", action="append", default=[], metavar="USER:PASSWORD",
+                   help="require a login; repeat the flag for several users")
+    g.add_argument("--concurrency", type=int, default=d.concurrency,
+                   help="requests one event handler serves at the same time (queue default_concurrency_limit)")
+    g.add_argument("--max-queue", type=int, default=d.max_queue,
+                   help="how many requests may wait in the queue before new ones are refused")
+    g.add_argument("--max-file-size", default=d.max_file_size,
+                   help="largest upload the server accepts, e.g. 20mb, 1gb")
+    g.add_argument("--inbrowser", action="store_true", help="open the app in the default browser")
+    g.add_argument("--no-launch", dest="launch", action="store_false",
+                   help="only build the app (check that it constructs) and exit")
+    return parser
+
+
+def parse_auth(items: list[str] | None) -> list[tuple[str, str]] | None:
+    """``["alice:secret"]`` -> ``[("alice", "secret")]``; empty -> ``None`` (no login)."""
+    pairs = []
+    for item in items or []:
+        user, sep, password = item.partition(":")
+        if not sep or not user or not password:
+            raise ValueError(f"--auth expects USER:PASSWORD, got {item!r}")
+        pairs.append((user, password))
+    return pairs or None
+
+
+def launch_kwargs(cfg: LaunchConfig, block: bool = True) -> dict:
+    """The keyword arguments passed to ``gr.Blocks.launch`` (gradio 6 names)."""
+    return dict(
+        server_name=cfg.host,
+        server_port=cfg.port,
+        share=cfg.share,
+        auth=parse_auth(cfg.auth),
+        auth_message="请输入用户名和密码 / please log in" if cfg.auth else None,
+        max_file_size=cfg.max_file_size,
+        inbrowser=cfg.inbrowser,
+        prevent_thread_lock=not block,   # False: launch() blocks until Ctrl+C
+        show_error=True,                 # exceptions raised in handlers appear in the browser
+    )
+
+
+def launch(demo: gr.Blocks, cfg: LaunchConfig, block: bool = True) -> str:
+    """Enable the queue and start the server; returns the local URL.
+
+    ``block=False`` returns right after the server is up (tests, notebooks); call ``demo.close()`` to stop it.
+    """
+    if cfg.host not in ("127.0.0.1", "localhost") and not cfg.auth:
+        print(f"[warn] listening on {cfg.host} without --auth: anyone who can reach this port can use the app")
+    # The queue turns every request into a job: progress bars, streaming generators and concurrency limits need it.
+    demo.queue(default_concurrency_limit=cfg.concurrency, max_size=cfg.max_queue)
+    demo.launch(**launch_kwargs(cfg, block=block))
+    return demo.local_url
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now (for tests that start a server)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]

@@ -1,0 +1,1 @@
+"""3.1.6: a video colourisation service (gradio UI + pluggable colourisers)."""

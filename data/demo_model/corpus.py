@@ -1,0 +1,151 @@
+"""Corpora of the demo model: Chinese texts from Debian's ``fortunes-zh``, synthetic copy tasks, tokenizer corpus.
+
+* ``read_fortunes()`` — 唐诗三百首 (tang300), 宋词一百首 (song100) and ``chinese`` (≈2 MB of sayings and short texts),
+  as installed by ``apt-get install fortunes-zh``; entries are separated by ``%`` lines, ANSI colours stripped.
+* ``copy_task_texts()`` — random character strings repeated after a marker and "find the inserted name" lines:
+  they make the model learn to copy (induction heads) before it ever sees a tool call.
+* ``train_demo_tokenizer()`` — a sentencepiece BPE model (byte fallback, digits split) trained on the texts plus
+  the tool system prompts, so that the long official tools JSON becomes a few dozen tokens; afterwards every
+  piece that glues several CJK characters (or a space to a CJK character / digit / capital letter) is removed,
+  so a name is the same token sequence wherever it appears — the precondition for copying it into a tool call.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+from pathlib import Path
+
+FORTUNES_DIR = Path("/usr/share/games/fortunes")
+FORTUNE_FILES = ("tang300", "song100", "chinese")
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def read_fortunes(directory: Path = FORTUNES_DIR) -> list[str]:
+    """All entries of the Chinese fortune files, cleaned (no colour codes, no empty lines)."""
+    missing = [n for n in FORTUNE_FILES if not (directory / n).exists()]
+    if missing:
+        raise FileNotFoundError(f"{directory}/{missing[0]} not found. To fix: sudo apt-get install fortunes-zh")
+    texts = []
+    for name in FORTUNE_FILES:
+        raw = (directory / name).read_text(encoding="utf-8", errors="replace")
+        for entry in raw.split("\n%\n"):
+            lines = [_ANSI.sub("", ln).strip() for ln in entry.strip("%\n").splitlines()]
+            text = "\n".join(ln for ln in lines if ln)
+            if len(text) >= 8:
+                texts.append(text)
+    return texts
+
+
+def copy_task_texts(n: int, seed: int, char_pool: str) -> list[str]:
+    """Synthetic copy tasks (plain text, for pretraining).
+
+    Two shapes: ``<random string> => <same string>`` (pure induction) and a short sentence with a random name
+    inside, then ``名字：<name>`` (find the odd span and copy it, the core of filling a tool argument).
+    """
+    rng = random.Random(seed)
+    alphabet = char_pool + "0123456789" * 20 + "ABCDEFGHIJKLMNOPQRSTUVWXYZ" * 4
+    frames = ["我们明天去{x}看看", "{x}是一个好地方", "听说{x}很有名", "请记住{x}这个词", "在{x}的时候",
+              "他来自{x}", "{x}怎么样", "关于{x}的问题", "把{x}写下来", "查询{x}"]
+    out = []
+    for _ in range(n):
+        s = "".join(rng.choice(alphabet) for _ in range(rng.randint(2, 8)))
+        if rng.random() < 0.5:
+            out.append(f"{s} => {s}")
+        else:
+            out.append(f"{rng.choice(frames).format(x=s)}。名字：{s}")
+    return out
+
+
+def tool_prompt_texts() -> list[str]:
+    """The system-message texts the tokenizer should compress: prompt + tools JSON, every tool combination."""
+    from common.prompts import TOOL_SYSTEM_PROMPT, example_tools
+    combos = [("get_weather",), ("track",), ("get_weather", "track"), ("track", "get_weather")]
+    texts = [TOOL_SYSTEM_PROMPT + "\n" + json.dumps(example_tools(*c), indent=4, ensure_ascii=False) for c in combos]
+    return texts + ["```python\ntool_call(city_name='x')\n```", "```python\ntool_call(symbol='x')\n```",
+                    "get_weather\n", "track\n"]
+
+
+def prompt_symbols() -> list[str]:
+    """Whole strings that always occur verbatim in tool dialogues, made single pieces (spaces written as ▁).
+
+    The tool prompt, each official tool's JSON block (as ``json.dumps(indent=4)`` prints it inside the list),
+    the list brackets between blocks and the fixed parts of a tool-call message. With them the system message
+    of a tool dialogue is under ten tokens instead of ~300, so SFT spends its compute on the questions.
+    """
+    from common.prompts import TOOL_SYSTEM_PROMPT, example_tools
+    sym = ["\u2581" + TOOL_SYSTEM_PROMPT]
+    for name in ("get_weather", "track"):
+        text = json.dumps(example_tools(name), indent=4, ensure_ascii=False)
+        sym.append(text[text.index("{"):text.rindex("}") + 1])
+    sym += ["\n[\n    ", ",\n    ", "\n]", "\u2581```python\ntool_call(city_name='", "\u2581```python\ntool_call(symbol='",
+            "')\n```"]
+    return [s.replace(" ", "\u2581") for s in sym]
+
+
+def _bad_piece(piece: str) -> bool:
+    """Pieces that would make the same name tokenize differently in different contexts."""
+    body = piece.replace("\u2581", "")
+    if _HAN.search(piece) and len(piece) > 1:          # 多个汉字合成一个词片 / ▁+汉字
+        return True
+    if piece.startswith("\u2581") and body[:1].isascii() and (body[:1].isdigit() or body[:1].isupper()):
+        return True                                        # ▁6, ▁A...: 股票代码前有空格时也要逐字一致
+    if len(body) > 1 and body.isascii() and body.isalpha() and body.isupper():
+        return True                                        # AAPL 之类全大写片段
+    return False
+
+
+def train_demo_tokenizer(out_file: Path, texts: list[str], vocab_size: int = 12000, seed: int = 0) -> dict:
+    """Train the sentencepiece model, prune context-dependent pieces, write ``out_file``; return stats."""
+    import sentencepiece as spm
+    from sentencepiece import sentencepiece_model_pb2 as pb
+
+    out_file = Path(out_file)
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    corpus = out_file.with_suffix(".corpus.txt")
+    rng = random.Random(seed)
+    lines = [ln for t in texts for ln in t.splitlines() if ln.strip()]
+    prompts = tool_prompt_texts()
+    # the tools JSON is repeated so BPE merges whole lines of it; whitespace is kept (json indent)
+    lines += [ln for _ in range(300) for p in prompts for ln in p.splitlines() if ln.strip()]
+    rng.shuffle(lines)
+    corpus.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    prefix = str(out_file.with_suffix(""))
+    spm.SentencePieceTrainer.train(
+        input=str(corpus), model_prefix=prefix, model_type="bpe", vocab_size=vocab_size,
+        character_coverage=0.9999, byte_fallback=True, split_digits=True, split_by_whitespace=False,
+        allow_whitespace_only_pieces=True, remove_extra_whitespaces=False, normalization_rule_name="identity",
+        max_sentencepiece_length=48, unk_id=0, bos_id=1, eos_id=2, pad_id=-1, num_threads=1,
+        input_sentence_size=0, shuffle_input_sentence=False, minloglevel=2,
+        user_defined_symbols=prompt_symbols())
+    model = pb.ModelProto()
+    model.ParseFromString(Path(prefix + ".model").read_bytes())
+    keep = [p for p in model.pieces if p.type != pb.ModelProto.SentencePiece.NORMAL or not _bad_piece(p.piece)]
+    n_before = len(model.pieces)
+    del model.pieces[:]
+    model.pieces.extend(keep)
+    out_file.write_bytes(model.SerializeToString())
+    Path(prefix + ".vocab").unlink(missing_ok=True)
+    if Path(prefix + ".model") != out_file:
+        Path(prefix + ".model").unlink(missing_ok=True)
+    corpus.unlink(missing_ok=True)
+    return {"pieces_trained": n_before, "pieces_kept": len(keep), "path": str(out_file)}
+
+
+def main(cfg: argparse.Namespace) -> dict:
+    """Print corpus statistics and a few synthetic copy tasks."""
+    texts = read_fortunes()
+    stats = {"entries": len(texts), "chars": sum(len(t) for t in texts)}
+    print(stats)
+    for t in copy_task_texts(cfg.n, cfg.seed, "天地人和春秋山水风云"):
+        print(t)
+    return stats
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--n", type=int, default=5, help="number of synthetic copy tasks to print")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    main(p.parse_args())
