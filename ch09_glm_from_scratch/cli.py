@@ -40,7 +40,7 @@ def build_parser(cls, description: str) -> argparse.ArgumentParser:
             parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default,
                                 help=help_text)
         elif isinstance(default, list):
-            parser.add_argument(flag, dest=f.name, nargs=meta.pop("nargs", "*"), default=default, help=help_text,
+            parser.add_argument(flag, dest=f.name, nargs=meta.pop("nargs", "+"), default=default, help=help_text,
                                 type=type(default[0]) if default else str, **meta)
         else:
             parser.add_argument(flag, dest=f.name, type=kind, default=default, help=help_text, **meta)

@@ -189,6 +189,7 @@ def main(cfg: ModelDemoConfig | None = None) -> dict:
           f"loss {out.loss:.3f} (random init ≈ ln({conf.padded_vocab_size}) = "
           f"{torch.log(torch.tensor(float(conf.padded_vocab_size))):.3f})")
     timings, outputs = {}, {}
+    generate(model, ids, max_new_tokens=2)  # 预热：第一次调用有一次性开销，不计时
     for use_cache in (True, False):
         t0 = time.perf_counter()
         outputs[use_cache] = generate(model, ids, max_new_tokens=cfg.new_tokens, use_cache=use_cache)

@@ -18,6 +18,9 @@ This script, on the resolved model (the built-in demo model unless ``--model`` /
 """
 from __future__ import annotations
 
+if __package__ in (None, ""):
+    import _bootstrap  # noqa: F401  (run as a script: make the repository importable)
+
 import math
 
 import torch
@@ -116,8 +119,11 @@ def chatglm3_6b_table(r: int = 8) -> list[dict]:
     """LoRA trainable parameters on ChatGLM3-6B for a few target choices (pure arithmetic, no weights)."""
     c = CHATGLM3_6B
     shapes = glm_linear_shapes(c["hidden"], c["ffn"], c["heads"], c["kv_groups"], c["head_dim"])
-    rows = []
-    for label, targets in [("q,k,v (= official query_key_value)", ["q_proj", "k_proj", "v_proj"]),
+    # the official checkpoint fuses q/k/v into one query_key_value layer (4096 -> 4096 + 2 x 256): one rank-r update
+    fused = c["layers"] * r * (c["hidden"] + (c["heads"] + 2 * c["kv_groups"]) * c["head_dim"])
+    rows = [{"targets": "query_key_value (official, fused)", "r": r, "trainable": fused,
+             "share": fused / c["total_params"]}]
+    for label, targets in [("q,k,v split (native GLM)", ["q_proj", "k_proj", "v_proj"]),
                            ("attention q,k,v,o", GLM_ATTENTION_MODULES), ("all linear", GLM_ALL_LINEAR)]:
         n = lora_param_count(shapes, targets, r, c["layers"])
         rows.append({"targets": label, "r": r, "trainable": n, "share": n / c["total_params"]})

@@ -14,6 +14,9 @@ Same seed -> byte-identical files (a test checks the committed files against a f
 """
 from __future__ import annotations
 
+if __package__ in (None, ""):
+    import _bootstrap  # noqa: F401  (run as a script: make the repository importable)
+
 import json
 import random
 from pathlib import Path
