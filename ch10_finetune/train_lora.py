@@ -1,0 +1,493 @@
+"""10.3.2 / 10.4.1 虚拟客服多轮问答的 LoRA 微调 —— 一个普通的 accelerate 程序（可断点续训）。
+
+Data: the official ChatGLM3 fine-tune JSONL (``common/sft.py``: multi-turn, system messages, tool calls; only the
+assistant turns are trained). Model: the resolved model (built-in demo model by default; ``--model`` or
+``CHATGLM3_MODEL`` for the real ChatGLM3-6B) wrapped by PEFT LoRA on transformers' ``GlmForCausalLM``.
+
+* one process: ``python ch10_finetune/train_lora.py``;
+  several: ``accelerate launch --multi_gpu --num_processes 2 ch10_finetune/train_lora.py`` — on a machine without
+  GPUs this runs 2 CPU processes over gloo (``--cpu --num_processes 2`` would silently start only one);
+  DeepSpeed / FSDP: ``accelerate launch --config_file ch10_finetune/configs/<file>.yaml ...`` (GPU).
+  The data is sharded across processes; the printed batch size is per process.
+* writes to ``--output-dir`` (default ``outputs/ch10/lora``): a standard PEFT adapter
+  (``PeftModel.from_pretrained(load_model(base), output_dir)``), ``loss_curve.png``, ``metrics.json`` (dev loss,
+  exact match and ROUGE-L of greedy answers to dev questions, before and after), and ``checkpoint/`` for
+  ``--resume`` (accelerate ``save_state``/``load_state`` of the LoRA weights, optimizer, scheduler, RNG, plus the
+  step and the position in the epoch's shuffled order). Ctrl-C / SIGTERM saves a checkpoint before exiting; after a
+  hard kill ``--resume`` redoes at most ``--save-every`` steps. The learning-rate schedule and data order do not
+  change across a resume: a resumed run follows the same trajectory as an uninterrupted one.
+
+``train_qlora.py`` imports this module and swaps only the model builder.
+"""
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import signal
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+if __package__ in (None, ""):
+    import _bootstrap  # noqa: F401  (run as a script: make the repository importable)
+from common.paths import DATA_DIR
+
+CS_DIR = DATA_DIR / "ch10" / "customer_service"
+GLM_ALL_LINEAR = "q_proj,k_proj,v_proj,o_proj,gate_up_proj,down_proj"
+
+DEFAULTS: dict[str, Any] = {
+    "model": None, "precision": "fp32",
+    "train_file": str(CS_DIR / "train.jsonl"), "dev_file": str(CS_DIR / "dev.jsonl"), "output_dir": None,
+    "max_steps": 0, "epochs": 4.0, "lr": 2e-3, "warmup_ratio": 0.05, "weight_decay": 0.0, "grad_clip": 1.0,
+    "lora_r": 8, "lora_alpha": 32.0, "lora_dropout": 0.05, "targets": GLM_ALL_LINEAR,
+    "batch_size": 8, "grad_accum": 1, "max_length": 512, "gradient_checkpointing": False,
+    "resume": False, "seed": 42, "save_every": 50, "eval_every": 50, "log_every": 10, "stop_after": 0,
+    "n_eval": 20, "n_demo": 3, "demo_split": "train", "max_new_tokens": 128, "run_name": "lora",
+}
+
+
+# ============================================================================================== arguments
+def add_train_args(p, defaults: dict[str, Any] | None = None) -> None:
+    """The flags train_lora.py and train_qlora.py share (``defaults`` overrides the values shown in --help)."""
+    d = {**DEFAULTS, **(defaults or {})}
+    p.add_argument("--model", default=d["model"],
+                   help="model dir or hub id (default: CHATGLM3_MODEL / MODEL_PATH, else the built-in demo model)")
+    p.add_argument("--precision", default=d["precision"], choices=["fp32", "bf16", "fp16"],
+                   help="dtype of the frozen base weights (LoRA weights train in fp32)")
+    p.add_argument("--train-file", default=d["train_file"], help="training JSONL (official ChatGLM3 format)")
+    p.add_argument("--dev-file", default=d["dev_file"], help="dev JSONL for dev loss, exact match, ROUGE-L")
+    p.add_argument("--output-dir", default=d["output_dir"],
+                   help=f"where the adapter, plots, metrics and checkpoint go (default outputs/ch10/{d['run_name']})")
+    p.add_argument("--max-steps", type=int, default=d["max_steps"],
+                   help="optimizer steps to train (0: use --epochs)")
+    p.add_argument("--epochs", type=float, default=d["epochs"], help="passes over the training data when --max-steps is 0")
+    p.add_argument("--lr", type=float, default=d["lr"], help="peak learning rate (linear warm-up, then linear decay)")
+    p.add_argument("--warmup-ratio", type=float, default=d["warmup_ratio"], help="share of steps used for warm-up")
+    p.add_argument("--weight-decay", type=float, default=d["weight_decay"], help="AdamW weight decay")
+    p.add_argument("--grad-clip", type=float, default=d["grad_clip"], help="max gradient norm (0: no clipping)")
+    p.add_argument("--lora-r", type=int, default=d["lora_r"], help="LoRA rank r")
+    p.add_argument("--lora-alpha", type=float, default=d["lora_alpha"], help="LoRA alpha (scaling = alpha / r)")
+    p.add_argument("--lora-dropout", type=float, default=d["lora_dropout"], help="dropout on the LoRA input")
+    p.add_argument("--targets", default=d["targets"],
+                   help="comma-separated GlmForCausalLM linear layers to adapt (official ChatGLM3 LoRA = "
+                        "query_key_value = q_proj,k_proj,v_proj here)")
+    p.add_argument("--batch-size", type=int, default=d["batch_size"], help="conversations per batch per process")
+    p.add_argument("--grad-accum", type=int, default=d["grad_accum"], help="micro-batches per optimizer step")
+    p.add_argument("--max-length", type=int, default=d["max_length"],
+                   help="token limit per conversation (longer ones lose whole trailing turns, never half an answer)")
+    p.add_argument("--gradient-checkpointing", action="store_true", default=d["gradient_checkpointing"],
+                   help="recompute activations in backward (less memory, ~30%% slower)")
+    p.add_argument("--resume", action="store_true", help="continue from <output-dir>/checkpoint if it exists")
+    p.add_argument("--seed", type=int, default=d["seed"], help="random seed (init, data order, dropout)")
+    p.add_argument("--save-every", type=int, default=d["save_every"], help="save a resumable checkpoint every N steps")
+    p.add_argument("--eval-every", type=int, default=d["eval_every"], help="dev loss every N steps (0: start/end only)")
+    p.add_argument("--log-every", type=int, default=d["log_every"], help="print the training loss every N steps")
+    p.add_argument("--stop-after", type=int, default=d["stop_after"],
+                   help="stop after N steps as if interrupted (checkpoint saved; try --resume); 0: off")
+    p.add_argument("--n-eval", type=int, default=d["n_eval"], help="dev answers generated for exact match / ROUGE-L")
+    p.add_argument("--n-demo", type=int, default=d["n_demo"], help="questions shown before/after training")
+    p.add_argument("--demo-split", default=d["demo_split"], choices=["train", "dev"],
+                   help="take the before/after questions from the training or the dev file")
+    p.add_argument("--max-new-tokens", type=int, default=d["max_new_tokens"], help="generation length limit")
+
+
+# ============================================================================================== model
+def lora_config(cfg: dict):
+    from peft import LoraConfig
+    return LoraConfig(r=cfg["lora_r"], lora_alpha=cfg["lora_alpha"], lora_dropout=cfg["lora_dropout"],
+                      target_modules=[t.strip() for t in cfg["targets"].split(",") if t.strip()],
+                      bias="none", task_type="CAUSAL_LM")
+
+
+def _load_device(accelerator) -> str:
+    # CPU processes load on the CPU; GPU processes straight onto their own GPU (no full copy in host RAM first)
+    return "cpu" if accelerator.device.type == "cpu" else str(accelerator.device)
+
+
+def build_lora_model(cfg: dict, accelerator):
+    """Base model (frozen) + PEFT LoRA adapters -> ``(model, tokenizer, info)``."""
+    from peft import get_peft_model
+
+    from common.chatglm3 import load_model_and_tokenizer
+
+    model, tok = load_model_and_tokenizer(cfg["model"], precision=cfg["precision"], device=_load_device(accelerator),
+                                          quiet=not accelerator.is_main_process)
+    if cfg["gradient_checkpointing"]:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    model = get_peft_model(model, lora_config(cfg))
+    return model, tok, {"method": "LoRA"}
+
+
+def trainable_summary(model) -> dict:
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    return {"trainable": trainable, "total": total, "share": trainable / max(total, 1)}
+
+
+# ============================================================================================== eval
+def eval_turns(path: str | Path, n: int) -> list[dict]:
+    """Up to ``n`` chat questions from a JSONL file, one per conversation in file order, skipping answers already
+    picked (so the 'hello' and 'thanks' turns appear once): the same set every run."""
+    from common.sft import chat_turns, read_jsonl
+
+    records, _ = read_jsonl(path)
+    turns, seen = [], set()
+    for _, rec in records:
+        for t in chat_turns(rec):
+            key = answer_text(t["answer"])
+            if key not in seen:
+                seen.add(key)
+                turns.append(t)
+                break
+        if len(turns) >= n:
+            break
+    return turns
+
+
+def answer_text(answer) -> str:
+    """A tool call dict rendered as the text the model writes, so calls and replies share one metric."""
+    from common.sft import tool_call_content
+
+    if isinstance(answer, dict):
+        if "parameters" in answer:
+            try:
+                return answer["name"] + "\n" + tool_call_content(answer["parameters"])
+            except ValueError:
+                pass
+        return json.dumps(answer, ensure_ascii=False, sort_keys=True)
+    return str(answer).strip()
+
+
+def generate_answers(model, tok, turns: list[dict], max_new_tokens: int) -> list:
+    """Greedy answers (``common.chatglm3.chat``) to each turn's query with its history."""
+    from common.chatglm3 import chat
+
+    was_training = model.training
+    model.eval()
+    preds = []
+    for t in turns:
+        response, _ = chat(model, tok, t["query"], history=t["history"], role=t["role"], do_sample=False,
+                           max_new_tokens=max_new_tokens)
+        preds.append(response)
+    if was_training:
+        model.train()
+    return preds
+
+
+def score(preds: list, refs: list) -> dict:
+    """Exact match and ROUGE-L F1 (jieba words, as the official finetune_demo computes it)."""
+    import jieba
+    from rouge_chinese import Rouge
+
+    jieba.setLogLevel(60)
+    rouge = Rouge()
+    em, rl = [], []
+    for p, r in zip(preds, refs):
+        ps, rs = answer_text(p), answer_text(r)
+        em.append(float(ps == rs if not isinstance(r, dict) else p == r))
+        hyp, ref = " ".join(jieba.cut(ps)), " ".join(jieba.cut(rs))
+        rl.append(rouge.get_scores(hyp, ref)[0]["rouge-l"]["f"] if hyp.strip() and ref.strip() else 0.0)
+    n = max(len(refs), 1)
+    return {"exact_match": sum(em) / n, "rouge_l": sum(rl) / n, "n": len(refs)}
+
+
+def dev_loss(model, loader, accelerator) -> float:
+    """Mean loss per trained token over the whole dev set (all processes)."""
+    import torch
+    import torch.nn.functional as F
+
+    model.eval()
+    sums, counts = [], []
+    with torch.no_grad():
+        for batch in loader:
+            logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.float()
+            labels = batch["labels"][:, 1:]
+            tok_loss = F.cross_entropy(logits[:, :-1].transpose(1, 2), labels, ignore_index=-100, reduction="none")
+            s, c = tok_loss.sum(dim=1), (labels != -100).sum(dim=1).float()
+            sums.append(accelerator.gather_for_metrics(s))
+            counts.append(accelerator.gather_for_metrics(c))
+    model.train()
+    total, n = torch.cat(sums).sum().item(), torch.cat(counts).sum().item()
+    return total / max(n, 1.0)
+
+
+def plot_losses(history: list[dict], dev_history: list[dict], path: Path, title: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    if history:
+        ax.plot([h["step"] for h in history], [h["loss"] for h in history], label="train loss", lw=1)
+    if dev_history:
+        ax.plot([h["step"] for h in dev_history], [h["loss"] for h in dev_history], "o-", label="dev loss")
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("loss per trained token")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+# ============================================================================================== checkpoints
+STATE_FILE = "trainer_state.json"
+
+
+def _keep_trainable_only(models, weights, output_dir) -> None:
+    """save_state pre-hook: store only the trainable (LoRA) tensors, not a copy of the frozen base model."""
+    for i, m in enumerate(models):
+        inner = m.module if hasattr(m, "module") else m
+        keep = {n for n, p in inner.named_parameters() if p.requires_grad}
+        weights[i] = {k: v for k, v in weights[i].items() if k in keep}
+
+
+def save_checkpoint(accelerator, out: Path, state: dict) -> None:
+    """``accelerator.save_state`` into a temporary folder, then swap it in (a kill mid-save keeps the old one)."""
+    tmp, final, old = out / "checkpoint.tmp", out / "checkpoint", out / "checkpoint.old"
+    if accelerator.is_main_process and tmp.exists():
+        shutil.rmtree(tmp)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(tmp))
+    if accelerator.is_main_process:
+        (tmp / STATE_FILE).write_text(json.dumps(state, ensure_ascii=False, indent=1), encoding="utf-8")
+        if old.exists():
+            shutil.rmtree(old)
+        if final.exists():
+            final.rename(old)
+        tmp.rename(final)
+        if old.exists():
+            shutil.rmtree(old)
+    accelerator.wait_for_everyone()
+
+
+# ============================================================================================== training
+def _resolve_cfg(cfg: dict | None, defaults: dict) -> dict:
+    from common.paths import output_dir
+
+    cfg = {**defaults, **{k: v for k, v in (cfg or {}).items() if v is not None or k == "model"}}
+    if cfg.get("output_dir") is None:
+        cfg["output_dir"] = str(output_dir("ch10", cfg["run_name"]))
+    return cfg
+
+
+def run_training(cfg: dict, build_model: Callable = build_lora_model, title: str = "LoRA") -> dict:
+    """Everything train_lora.py / train_qlora.py do, given a model builder ``(cfg, accelerator) -> (model, tok, info)``."""
+    import torch
+    from accelerate import Accelerator
+    from accelerate.utils import DataLoaderConfiguration, set_seed
+    from torch.utils.data import DataLoader
+    from tqdm.auto import tqdm
+    from transformers import get_linear_schedule_with_warmup
+
+    from common.sft import SFTCollator, load_sft_examples
+
+    t_start = time.time()
+    out = Path(cfg["output_dir"])
+    # without CUDA, tell accelerate so: `accelerate launch --multi_gpu` then gives MULTI_CPU over gloo
+    accelerator = Accelerator(cpu=not torch.cuda.is_available(), gradient_accumulation_steps=cfg["grad_accum"],
+                              dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True))
+    main_proc = accelerator.is_main_process
+    say = accelerator.print
+    say(f"[accelerate] {accelerator.num_processes} process(es), distributed type "
+        f"{accelerator.distributed_type.value}, device {accelerator.device}, mixed precision "
+        f"{accelerator.mixed_precision}")
+    if main_proc:
+        out.mkdir(parents=True, exist_ok=True)
+    set_seed(cfg["seed"])
+
+    model, tok, info = build_model(cfg, accelerator)
+    params = trainable_summary(model)
+    say(f"[model] {info['method']}: trainable {params['trainable']:,} of {params['total']:,} parameters "
+        f"({100 * params['share']:.3f}%)")
+
+    train_ex, train_stats = load_sft_examples(cfg["train_file"], tok, max_length=cfg["max_length"])
+    dev_ex, dev_stats = load_sft_examples(cfg["dev_file"], tok, max_length=cfg["max_length"])
+    say("[data] " + train_stats.summary() + "\n[data] " + dev_stats.summary())
+    if not train_ex:
+        raise SystemExit(f"no usable training examples in {cfg['train_file']} (see the report above)")
+
+    collate = SFTCollator(pad_id=tok.pad_token_id)
+    train_loader = DataLoader(train_ex, batch_size=cfg["batch_size"], shuffle=True, collate_fn=collate)
+    dev_loader = DataLoader(dev_ex, batch_size=cfg["batch_size"], shuffle=False, collate_fn=collate)
+    decay = [p for n, p in model.named_parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(decay, lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+
+    # steps are optimizer steps, the same on every process
+    batches_per_epoch = math.ceil(len(train_ex) / (cfg["batch_size"] * accelerator.num_processes))
+    steps_per_epoch = max(1, math.ceil(batches_per_epoch / cfg["grad_accum"]))
+    total_steps = cfg["max_steps"] if cfg["max_steps"] > 0 else max(1, math.ceil(cfg["epochs"] * steps_per_epoch))
+    warmup = int(cfg["warmup_ratio"] * total_steps)
+    # a prepared scheduler advances once per process per step: give it num_processes x the steps
+    scheduler = get_linear_schedule_with_warmup(optimizer, warmup * accelerator.num_processes,
+                                                total_steps * accelerator.num_processes)
+    model, optimizer, train_loader, dev_loader, scheduler = accelerator.prepare(
+        model, optimizer, train_loader, dev_loader, scheduler)
+    accelerator.register_save_state_pre_hook(_keep_trainable_only)
+    say(f"[train] {len(train_ex)} conversations, batch {cfg['batch_size']} x {accelerator.num_processes} "
+        f"process(es) x {cfg['grad_accum']} accumulation, {steps_per_epoch} steps/epoch, {total_steps} steps, "
+        f"lr {cfg['lr']}")
+
+    demo_file = cfg["train_file"] if cfg["demo_split"] == "train" else cfg["dev_file"]
+    demo_turns = eval_turns(demo_file, cfg["n_demo"]) if cfg["n_demo"] else []
+    dev_turns = eval_turns(cfg["dev_file"], cfg["n_eval"]) if cfg["n_eval"] else []
+
+    state = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "history": [], "dev_history": [], "before": None,
+             "elapsed": 0.0}
+    ckpt = out / "checkpoint"
+    if cfg["resume"] and (ckpt / STATE_FILE).is_file():
+        accelerator.load_state(str(ckpt), strict=False)   # only LoRA tensors were saved
+        state = json.loads((ckpt / STATE_FILE).read_text(encoding="utf-8"))
+        say(f"[resume] from {ckpt}: step {state['step']}/{total_steps}, epoch {state['epoch']}, "
+            f"batch {state['batch_in_epoch']} of the epoch")
+    elif cfg["resume"]:
+        say(f"[resume] no checkpoint in {ckpt}: starting from scratch")
+
+    unwrapped = accelerator.unwrap_model(model)
+    if state["before"] is None:
+        before: dict[str, Any] = {"dev_loss": dev_loss(model, dev_loader, accelerator)}
+        if main_proc:
+            before["demo"] = generate_answers(unwrapped, tok, demo_turns, cfg["max_new_tokens"])
+            before["dev"] = score(generate_answers(unwrapped, tok, dev_turns, cfg["max_new_tokens"]),
+                                  [t["answer"] for t in dev_turns]) if dev_turns else {}
+        state["before"] = before
+        state["dev_history"].append({"step": 0, "loss": before["dev_loss"]})
+        say(f"[before] dev loss {before['dev_loss']:.4f}"
+            + (f", exact match {before['dev']['exact_match']:.2f}, ROUGE-L {before['dev']['rouge_l']:.3f}"
+               if main_proc and before.get("dev") else ""))
+
+    # Ctrl-C / SIGTERM: finish the step, save, exit (all processes agree through accelerate's trigger)
+    interrupted = {"flag": False}
+
+    def _on_signal(signum, frame):
+        interrupted["flag"] = True
+    old_handlers = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            old_handlers[sig] = signal.signal(sig, _on_signal)
+        except ValueError:   # not in the main thread
+            pass
+
+    model.train()
+    step, epoch = state["step"], state["epoch"]
+    t_run = time.time()
+    bar = tqdm(total=total_steps, initial=step, disable=not main_proc, desc=title, dynamic_ncols=True)
+    window: list[float] = []
+    stopped = None
+    try:
+        while step < total_steps and stopped is None:
+            train_loader.set_epoch(epoch)   # the shuffled order of an epoch depends only on (seed, epoch)
+            skip = state["batch_in_epoch"]
+            if skip >= len(train_loader):   # saved exactly at the end of an epoch
+                epoch += 1
+                state.update(epoch=epoch, batch_in_epoch=0)
+                continue
+            loader = accelerator.skip_first_batches(train_loader, skip) if skip else train_loader
+            batch_idx = skip
+            for batch in loader:
+                with accelerator.accumulate(model):
+                    loss = model(**batch).loss
+                    accelerator.backward(loss)
+                    if accelerator.sync_gradients and cfg["grad_clip"] > 0:
+                        accelerator.clip_grad_norm_(model.parameters(), cfg["grad_clip"])
+                    optimizer.step()      # a prepared optimizer/scheduler only really steps on sync steps
+                    scheduler.step()
+                    optimizer.zero_grad()
+                batch_idx += 1
+                window.append(loss.detach().float().item())
+                if not accelerator.sync_gradients:
+                    continue
+                step += 1
+                bar.update(1)
+                mean_loss = accelerator.reduce(torch.tensor(sum(window) / len(window),
+                                                            device=accelerator.device), "mean").item()
+                window = []
+                state["history"].append({"step": step, "loss": mean_loss, "lr": scheduler.get_last_lr()[0]})
+                if step % cfg["log_every"] == 0 or step == total_steps:
+                    bar.set_postfix(loss=f"{mean_loss:.4f}")
+                    say(f"step {step}/{total_steps} loss {mean_loss:.4f} lr {scheduler.get_last_lr()[0]:.2e}")
+                if cfg["eval_every"] and step % cfg["eval_every"] == 0 and step < total_steps:
+                    dl = dev_loss(model, dev_loader, accelerator)
+                    state["dev_history"].append({"step": step, "loss": dl})
+                    say(f"step {step}: dev loss {dl:.4f}")
+                if interrupted["flag"]:
+                    accelerator.set_trigger()
+                stop_now = accelerator.check_trigger() if accelerator.num_processes > 1 else interrupted["flag"]
+                if cfg["stop_after"] and step >= cfg["stop_after"] and step < total_steps:
+                    stopped = f"--stop-after {cfg['stop_after']}"
+                elif stop_now:
+                    stopped = "a signal"
+                end_of_epoch = batch_idx >= len(train_loader)
+                state.update(step=step, epoch=epoch + 1 if end_of_epoch else epoch,
+                             batch_in_epoch=0 if end_of_epoch else batch_idx,
+                             elapsed=state["elapsed"] + time.time() - t_run)
+                t_run = time.time()
+                if stopped or (cfg["save_every"] and step % cfg["save_every"] == 0) or step == total_steps:
+                    save_checkpoint(accelerator, out, state)
+                if stopped or step >= total_steps:
+                    break
+            epoch = state["epoch"]   # the last batch of an epoch always syncs, so state knows where we are
+    finally:
+        bar.close()
+        for sig, h in old_handlers.items():
+            signal.signal(sig, h)
+
+    results: dict[str, Any] = {"output_dir": str(out), "steps": step, "total_steps": total_steps,
+                               "trainable": params, "data": {"train": train_stats.as_dict(), "dev": dev_stats.as_dict()},
+                               "history": state["history"], "before": state["before"]}
+    if stopped:
+        say(f"[stopped] by {stopped} at step {step}/{total_steps}; checkpoint saved in {ckpt}. "
+            "Run the same command with --resume to continue.")
+        results["stopped"] = stopped
+        return results
+
+    final_dev = dev_loss(model, dev_loader, accelerator)
+    state["dev_history"].append({"step": step, "loss": final_dev})
+    accelerator.wait_for_everyone()
+    unwrapped = accelerator.unwrap_model(model)
+    unwrapped.save_pretrained(str(out), is_main_process=main_proc, save_function=accelerator.save,
+                              save_embedding_layers=False)
+    results.update(dev_history=state["dev_history"], dev_loss=final_dev)
+    if main_proc:
+        after_demo = generate_answers(unwrapped, tok, demo_turns, cfg["max_new_tokens"])
+        after_dev = score(generate_answers(unwrapped, tok, dev_turns, cfg["max_new_tokens"]),
+                          [t["answer"] for t in dev_turns]) if dev_turns else {}
+        print(f"\n===== before / after {title} ({cfg['demo_split']} questions) =====")
+        for t, b, a in zip(demo_turns, state["before"]["demo"], after_demo):
+            print(f"Q ({t['role']}): {t['query']}\n  reference: {answer_text(t['answer'])}\n"
+                  f"  before:    {answer_text(b)}\n  after:     {answer_text(a)}")
+        plot_losses(state["history"], state["dev_history"], out / "loss_curve.png",
+                    f"{title} on {Path(cfg['train_file']).parent.name}/{Path(cfg['train_file']).name}")
+        results.update(after={"demo": after_demo, "dev": after_dev, "dev_loss": final_dev},
+                       seconds=state["elapsed"], wall_seconds=time.time() - t_start)
+        metrics = {k: results[k] for k in ("steps", "trainable", "data", "dev_loss", "seconds", "wall_seconds")}
+        metrics.update(method=info["method"], model=str(cfg["model"] or "resolved default"),
+                       processes=accelerator.num_processes, config={k: v for k, v in cfg.items()},
+                       dev_loss_before=state["before"]["dev_loss"], dev_before=state["before"].get("dev"),
+                       dev_after=after_dev, dev_history=state["dev_history"],
+                       demo=[{"query": t["query"], "reference": answer_text(t["answer"]), "before": answer_text(b),
+                              "after": answer_text(a)}
+                             for t, b, a in zip(demo_turns, state["before"]["demo"], after_demo)])
+        (out / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=1), encoding="utf-8")
+        b = state["before"].get("dev") or {}
+        print(f"done: {step} steps in {state['elapsed']:.0f} s; dev loss {state['before']['dev_loss']:.3f} -> "
+              f"{final_dev:.3f}; dev exact match {b.get('exact_match', 0):.2f} -> {after_dev.get('exact_match', 0):.2f}, "
+              f"ROUGE-L {b.get('rouge_l', 0):.3f} -> {after_dev.get('rouge_l', 0):.3f}; adapter in {out}")
+    accelerator.wait_for_everyone()
+    return results
+
+
+def main(cfg: dict | None = None) -> dict:
+    """Train LoRA on the customer-service data (or ``--train-file``); returns losses, metrics and paths."""
+    return run_training(_resolve_cfg(cfg, DEFAULTS), build_lora_model, "LoRA")
+
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_train_args(parser)
+    main(vars(parser.parse_args()))
