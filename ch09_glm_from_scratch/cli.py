@@ -26,11 +26,14 @@ def _scalar_type(annotation):
     return args[0] if args else annotation
 
 
-def build_parser(cls, description: str) -> argparse.ArgumentParser:
-    """An ``ArgumentDefaultsHelpFormatter`` parser with one flag per field of dataclass ``cls``."""
+def build_parser(cls, description: str, skip: tuple[str, ...] = ()) -> argparse.ArgumentParser:
+    """An ``ArgumentDefaultsHelpFormatter`` parser with one flag per field of dataclass ``cls`` (except ``skip``,
+    for flags added by another helper such as ``common.cli.add_model_args``)."""
     parser = argparse.ArgumentParser(description=description,
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
         meta = dict(f.metadata)
         help_text = meta.pop("help", f.name.replace("_", " "))
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()

@@ -156,6 +156,33 @@ def save_official(model: ChatGLMForConditionalGeneration, out_dir: str | Path, t
     return out_dir
 
 
+def from_official(model_dir: str | Path, device: str | torch.device = "cpu",
+                  dtype: torch.dtype = torch.float32) -> ChatGLMForConditionalGeneration:
+    """The from-scratch model with the weights of an official ChatGLM3 folder (eval mode).
+
+    The files are read by ``common.checkpoint`` (sharded .bin or .safetensors); each official tensor goes into
+    the model with plain ``load_state_dict`` — the names already match — one tensor at a time, so a 6B model
+    never sits in memory twice.
+    """
+    from common.checkpoint import iter_checkpoint_tensors, weight_files
+
+    config = ChatGLMConfig.from_json_file(model_dir)
+    with torch.device("meta"):  # 先只建“骨架”，不花时间做随机初始化
+        model = ChatGLMForConditionalGeneration(config)
+    model.to(dtype).to_empty(device=device)  # 分配内存（不初始化）：马上会被官方权重覆盖
+    model.transformer.rotary_pos_emb.reset(device)
+    expected, loaded = set(model.state_dict()), set()
+    for name, tensor in iter_checkpoint_tensors(weight_files(model_dir)):
+        result = model.load_state_dict({name: tensor}, strict=False)
+        if result.unexpected_keys:
+            raise KeyError(f"{name} is not a parameter of the from-scratch ChatGLM3 — not a ChatGLM3 checkpoint?")
+        loaded.add(name)
+    missing = sorted(expected - loaded)
+    if missing:
+        raise KeyError(f"{len(missing)} tensors missing from {model_dir}, e.g. {missing[0]}")
+    return model.eval()
+
+
 @dataclass
 class ModelDemoConfig:
     num_layers: int = arg(2, "layers of the tiny random model")

@@ -61,7 +61,12 @@ class RotaryEmbedding(nn.Module):
     def __init__(self, head_dim: int, rope_ratio: float = 1.0, base: float = 10000.0):
         super().__init__()
         self.rotary_dim = head_dim // 2  # ChatGLM3：每个头只旋转前一半维度
+        self.rope_ratio, self.base = rope_ratio, base
         self.register_buffer("inv_freq", rope_frequencies(self.rotary_dim, rope_ratio, base), persistent=False)
+
+    def reset(self, device=None) -> None:
+        """Recompute ``inv_freq`` (after building the model on the meta device, buffers hold no values)."""
+        self.inv_freq = rope_frequencies(self.rotary_dim, self.rope_ratio, self.base).to(device)
 
     def forward(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return rope_cos_sin(positions, self.inv_freq)

@@ -108,7 +108,7 @@ def fixed_batches(tokens, batch_size: int, seq_len: int, max_batches: int) -> li
 @dataclass
 class TrainConfig:
     out_dir: str = arg("", "folder for checkpoint.pt, loss_curve.png, samples.txt (default: outputs/ch09/train)")
-    max_steps: int = arg(600, "optimizer steps in total (a resumed run continues up to this)")
+    max_steps: int = arg(500, "optimizer steps in total (a resumed run continues up to this)")
     batch_size: int = arg(16, "sequences per step")
     seq_len: int = arg(128, "tokens per sequence")
     grad_accum_steps: int = arg(1, "micro-batches per optimizer step (effective batch = batch_size × this)")
@@ -271,7 +271,7 @@ class Trainer:
             with self._autocast():
                 loss = self.loss_fn(self.model, x, y) / cfg.grad_accum_steps
             self.scaler.scale(loss).backward()
-            total += float(loss)
+            total += float(loss.detach())
             self._tokens += x.numel()
         if cfg.grad_clip > 0:
             self.scaler.unscale_(self.optimizer)
