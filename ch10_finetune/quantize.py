@@ -245,6 +245,11 @@ def to_bitsandbytes(model: nn.Module, mode: str = "nf4", double_quant: bool = Tr
             raise ValueError(f"mode must be int8, nf4 or fp4, not {mode!r}")
         if lin.bias is not None:
             new.bias = nn.Parameter(lin.bias.detach().to("cpu", compute_dtype), requires_grad=False)
+        if hasattr(new, "support_avx512bf16_for_cpu"):
+            # bitsandbytes 0.50 repacks 4-bit weights in place the first time an eval-mode CPU forward runs (on
+            # AVX512-BF16 CPUs); that fails for in_features not divisible by 64 and changes the layout under a
+            # model that goes back to training — keep the one portable layout
+            new.support_avx512bf16_for_cpu = False
         return new.to(device)
 
     return _replace_linears(model, make, skip)

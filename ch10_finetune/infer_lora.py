@@ -1,0 +1,168 @@
+"""10.3.3 微调推理：基座模型 + LoRA 适配器的多轮对话、微调前后对比、合并保存。
+
+* ``--compare N``: greedy answers to N dev questions with the adapter switched off (``disable_adapter()``: the base
+  model, no second copy in memory) and on, next to the reference; exact match / ROUGE-L for both.
+* ``--query Q`` (repeatable): one multi-turn conversation through ``common.chatglm3.chat`` (history kept);
+  ``--interactive``: the same at a prompt (``clear`` starts over, ``exit`` quits). A tool call is printed as
+  ``{"name", "parameters"}`` — parsed, never executed.
+* ``--merge-to DIR``: ``merge_and_unload()`` and save — ``--merge-format official`` (default) writes the official
+  ChatGLM3 layout via ``common.checkpoint.save_official_checkpoint`` (loadable by every script here with
+  ``--model DIR`` and by the official code), ``native`` writes transformers' ``save_pretrained`` (model_type glm).
+  The merged model is reloaded and checked against base + adapter.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    import _bootstrap  # noqa: F401  (run as a script: make the repository importable)
+from common.paths import DATA_DIR, REPO_ROOT
+
+DEFAULTS: dict[str, Any] = {
+    "model": None, "precision": "fp32", "device": "cpu", "adapter": None,
+    "dev_file": str(DATA_DIR / "ch10" / "customer_service" / "dev.jsonl"), "compare": 5, "queries": [],
+    "interactive": False, "merge_to": None, "merge_format": "official", "max_new_tokens": 128,
+    "temperature": 0.0, "top_p": 0.8, "repetition_penalty": 1.0, "seed": None,
+}
+
+
+def _default_adapter() -> Path:
+    import os
+    root = Path(os.environ.get("CHATGLM3_OUTPUT_DIR", REPO_ROOT / "outputs"))
+    return root / "ch10" / "lora"
+
+
+def load_with_adapter(model_path, adapter, precision: str = "fp32", device: str = "cpu"):
+    """``(PeftModel, tokenizer)``: the base model of ``model_path`` with the LoRA adapter in ``adapter``."""
+    from peft import PeftModel
+
+    from common.chatglm3 import load_model_and_tokenizer
+
+    adapter = Path(adapter)
+    if not (adapter / "adapter_config.json").is_file():
+        raise SystemExit(f"no LoRA adapter in {adapter}. To fix: train one first "
+                         "(python ch10_finetune/train_lora.py) or pass --adapter DIR.")
+    base, tok = load_model_and_tokenizer(model_path, precision=precision, device=device)
+    model = PeftModel.from_pretrained(base, str(adapter))
+    model.eval()
+    return model, tok
+
+
+def compare(model, tok, dev_file, n: int, max_new_tokens: int) -> dict:
+    """Before (adapter off) / after (adapter on) on the first ``n`` dev questions."""
+    from ch10_finetune.train_lora import answer_text, eval_turns, generate_answers, score
+
+    turns = eval_turns(dev_file, n)
+    refs = [t["answer"] for t in turns]
+    with model.disable_adapter():
+        before = generate_answers(model, tok, turns, max_new_tokens)
+    after = generate_answers(model, tok, turns, max_new_tokens)
+    for t, b, a in zip(turns, before, after):
+        print(f"Q ({t['role']}): {t['query']}\n  reference: {answer_text(t['answer'])}\n"
+              f"  base:      {answer_text(b)}\n  +LoRA:     {answer_text(a)}")
+    s_before, s_after = score(before, refs), score(after, refs)
+    print(f"[compare] {len(turns)} dev questions: exact match {s_before['exact_match']:.2f} -> "
+          f"{s_after['exact_match']:.2f}, ROUGE-L {s_before['rouge_l']:.3f} -> {s_after['rouge_l']:.3f}")
+    return {"before": s_before, "after": s_after,
+            "examples": [{"query": t["query"], "reference": answer_text(t["answer"]), "before": answer_text(b),
+                          "after": answer_text(a)} for t, b, a in zip(turns, before, after)]}
+
+
+def merge_and_save(model, tok, out_dir, fmt: str = "official") -> dict:
+    """Merge LoRA into the base weights, save, reload, and report the largest logit difference."""
+    import torch
+
+    from common.chatglm3 import load_model
+
+    probe = tok.build_chat_input("你好")["input_ids"].to(model.device)
+    with torch.no_grad():
+        ref = model(input_ids=probe).logits.float().cpu()
+    merged = model.merge_and_unload()
+    out = Path(out_dir)
+    if fmt == "official":
+        from common.checkpoint import save_official_checkpoint
+        save_official_checkpoint(merged, out, tokenizer=tok)
+    elif fmt == "native":
+        merged.save_pretrained(str(out))
+        tok.save_pretrained(str(out))
+    else:
+        raise ValueError("merge format must be 'official' or 'native'")
+    reloaded = load_model(out, precision="fp32", device="cpu", verbose=False)
+    with torch.no_grad():
+        diff = (reloaded(input_ids=probe.cpu()).logits.float() - ref).abs().max().item()
+    print(f"[merge] merged model ({fmt} format) saved to {out}; reloaded vs base+LoRA: max |Δlogit| = {diff:.2e}")
+    return {"merged_dir": str(out), "format": fmt, "max_logit_diff": diff}
+
+
+def main(cfg: dict | None = None) -> dict:
+    """Compare, chat, and optionally merge; returns what was computed."""
+    from common.chatglm3 import chat
+
+    cfg = {**DEFAULTS, **(cfg or {})}
+    gen = {"max_new_tokens": cfg["max_new_tokens"], "temperature": cfg["temperature"], "top_p": cfg["top_p"],
+           "do_sample": cfg["temperature"] > 0, "repetition_penalty": cfg["repetition_penalty"]}
+    if cfg["seed"] is not None:
+        import torch
+        torch.manual_seed(cfg["seed"])
+    adapter = Path(cfg["adapter"]) if cfg["adapter"] else _default_adapter()
+    model, tok = load_with_adapter(cfg["model"], adapter, cfg["precision"], cfg["device"])
+    results: dict[str, Any] = {"adapter": str(adapter)}
+    if cfg["compare"]:
+        results["compare"] = compare(model, tok, cfg["dev_file"], cfg["compare"], cfg["max_new_tokens"])
+    history: list[dict] = []
+    answers = []
+    for q in cfg["queries"]:
+        response, history = chat(model, tok, q, history=history, **gen)
+        answers.append(response)
+        shown = json.dumps(response, ensure_ascii=False) if isinstance(response, dict) else response
+        print(f"用户: {q}\nChatGLM3+LoRA: {shown}")
+    results["answers"], results["history"] = answers, history
+    if cfg["interactive"]:
+        print("多轮对话（输入 clear 清空历史，exit 退出）")
+        history = []
+        while True:
+            try:
+                q = input("\n用户: ").strip()
+            except EOFError:
+                break
+            if q in ("exit", "quit"):
+                break
+            if q == "clear":
+                history = []
+                continue
+            if not q:
+                continue
+            response, history = chat(model, tok, q, history=history, **gen)
+            print("ChatGLM3+LoRA:", json.dumps(response, ensure_ascii=False) if isinstance(response, dict) else response)
+    if cfg["merge_to"]:
+        results["merge"] = merge_and_save(model, tok, cfg["merge_to"], cfg["merge_format"])
+    print(f"done: adapter {adapter}" + (f", merged into {cfg['merge_to']}" if cfg["merge_to"] else ""))
+    return results
+
+
+if __name__ == "__main__":
+    import argparse
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--model", default=None,
+                   help="base model dir or hub id (default: CHATGLM3_MODEL / MODEL_PATH, else the built-in demo model)")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"], help="base weights dtype")
+    p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"], help="where to run")
+    p.add_argument("--adapter", default=None, help="LoRA adapter folder (default: outputs/ch10/lora)")
+    p.add_argument("--dev-file", default=DEFAULTS["dev_file"], help="JSONL with the questions for --compare")
+    p.add_argument("--compare", type=int, default=5, help="before/after on this many dev questions (0: skip)")
+    p.add_argument("--query", dest="queries", action="append", default=[],
+                   help="a user message; repeat for a multi-turn conversation")
+    p.add_argument("--interactive", action="store_true", help="chat at a prompt (multi-turn)")
+    p.add_argument("--merge-to", default=None, help="merge LoRA into the base weights and save the model here")
+    p.add_argument("--merge-format", default="official", choices=["official", "native"],
+                   help="official ChatGLM3 layout or transformers' native GLM save_pretrained")
+    p.add_argument("--max-new-tokens", type=int, default=128, help="at most this many new tokens")
+    p.add_argument("--temperature", type=float, default=0.0, help="sampling temperature; 0 = greedy")
+    p.add_argument("--top-p", type=float, default=0.8, help="nucleus sampling probability mass")
+    p.add_argument("--repetition-penalty", type=float, default=1.0, help=">1 discourages repeating tokens")
+    p.add_argument("--seed", type=int, default=None, help="random seed for reproducible sampling")
+    main(vars(p.parse_args()))
