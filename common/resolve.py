@@ -21,7 +21,7 @@ class ModelNotFoundError(FileNotFoundError):
     """The requested model is not on this machine (the message says how to get it)."""
 
 
-def _hf_cache_dirs() -> list[Path]:
+def hf_cache_dirs() -> list[Path]:
     dirs = []
     if os.environ.get("HF_HUB_CACHE"):
         dirs.append(Path(os.environ["HF_HUB_CACHE"]))
@@ -32,14 +32,14 @@ def _hf_cache_dirs() -> list[Path]:
     return dirs
 
 
-def _modelscope_cache_dirs() -> list[Path]:
+def modelscope_cache_dirs() -> list[Path]:
     base = Path(os.environ.get("MODELSCOPE_CACHE", Path.home() / ".cache" / "modelscope"))
     return [base / "hub" / "models", base / "hub", base / "models", base]
 
 
 def find_in_hf_cache(repo_id: str) -> Path | None:
     """The snapshot folder of ``repo_id`` in the local Hugging Face cache (``refs/main`` first)."""
-    for cache in _hf_cache_dirs():
+    for cache in hf_cache_dirs():
         repo = cache / ("models--" + repo_id.replace("/", "--"))
         snapshots = repo / "snapshots"
         if not snapshots.is_dir():
@@ -61,7 +61,7 @@ def find_in_modelscope_cache(repo_id: str) -> Path | None:
     owner, _, name = repo_id.partition("/")
     names = {name, name.replace(".", "___")}
     owners = {owner, "ZhipuAI", "THUDM"} if name.lower().startswith("chatglm") else {owner}
-    for cache in _modelscope_cache_dirs():
+    for cache in modelscope_cache_dirs():
         for o in owners:
             for n in names:
                 p = cache / o / n

@@ -1,0 +1,110 @@
+"""2.3.6 ChatGLM 的高级使用：streaming, multi-turn history, a system prompt, sampling parameters, repetition
+penalty, and a tool call answered through an observation turn.
+
+    python ch02_env/advanced_chat.py                  # runs every demonstration once
+    python ch02_env/advanced_chat.py --interactive    # a small REPL: /clear, /system TEXT, /tools, /quit
+
+With tools, the model answers with ``{"name": ..., "parameters": {...}}``; the script runs the (offline, fake)
+tool from ``common.demo_tools`` and sends its JSON back with ``role="observation"``. The model's call is parsed,
+never executed.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from common.chatglm3 import chat, stream_chat
+from common.cli import add_generation_args, add_model_args, generation_kwargs, model_from_args
+from common.demo_tools import call_demo_tool
+from common.prompts import example_tools, tool_system_message
+
+
+def run_tool_round(model, tokenizer, query: str, history: list | None, gen: dict) -> tuple[object, list, list]:
+    """Ask ``query``; while the model calls tools, run them and feed the result back. Returns the final answer,
+    the history and the list of (call, observation) pairs."""
+    response, history = chat(model, tokenizer, query, history=history, **gen)
+    calls = []
+    for _ in range(3):  # 最多连续调用 3 次工具，防止死循环
+        if not (isinstance(response, dict) and "parameters" in response):
+            break
+        observation = call_demo_tool(response["name"], response["parameters"])
+        calls.append((response, observation))
+        print(f"  -> tool call {response['name']}({response['parameters']}) returned {observation}")
+        response, history = chat(model, tokenizer, observation, history=history, role="observation", **gen)
+    return response, history, calls
+
+
+def demo(model, tokenizer, gen: dict) -> dict:
+    out: dict = {}
+    print("== 1. system prompt + multi-turn history ==")
+    history = [{"role": "system", "content": "你是一个乐于助人的中文助手，回答简洁。"}]
+    for q in ["你好", "这本书讲什么？"]:
+        r, history = chat(model, tokenizer, q, history=history, **gen)
+        print(f"用户: {q}\n助手: {r}")
+    out["history"] = history
+
+    print("\n== 2. streaming ==")
+    printed = 0
+    final = ""
+    for final, _ in stream_chat(model, tokenizer, "你好，请介绍一下你自己", **gen):
+        if isinstance(final, str):
+            print(final[printed:], end="", flush=True)
+            printed = len(final)
+    print()
+    out["streamed"] = final
+
+    print("\n== 3. sampling parameters ==")
+    settings = {"greedy (temperature=0)": dict(temperature=0.0),
+                "sampling (temperature=0.8, top_p=0.8)": dict(temperature=0.8, top_p=0.8),
+                "repetition_penalty=1.3": dict(temperature=0.0, repetition_penalty=1.3)}
+    out["sampling"] = {}
+    for name, s in settings.items():
+        r, _ = chat(model, tokenizer, "用一句话介绍 ChatGLM3", **{**gen, **s, "do_sample": s["temperature"] > 0})
+        out["sampling"][name] = r
+        print(f"[{name}] {r}")
+
+    print("\n== 4. tool call + observation ==")
+    history = [tool_system_message(example_tools())]
+    for q in ["北京今天天气怎么样？", "帮我查一下股票600519的价格"]:
+        print(f"用户: {q}")
+        r, _, calls = run_tool_round(model, tokenizer, q, history, {**gen, "temperature": 0.0, "do_sample": False})
+        print(f"助手: {r}")
+        out.setdefault("tools", []).append({"query": q, "calls": calls, "answer": r})
+    return out
+
+
+def interactive(model, tokenizer, gen: dict) -> dict:
+    history: list = []
+    print("输入问题；/clear 清空历史，/system 文本 设置系统提示，/tools 启用示例工具，/quit 退出")
+    for line in sys.stdin:
+        q = line.strip()
+        if not q:
+            continue
+        if q == "/quit":
+            break
+        if q == "/clear":
+            history = []
+            continue
+        if q.startswith("/system "):
+            history = [{"role": "system", "content": q[len("/system "):]}]
+            continue
+        if q == "/tools":
+            history = [tool_system_message(example_tools())]
+            continue
+        r, history, _ = run_tool_round(model, tokenizer, q, history, gen)
+        print(f"助手: {r}")
+    return {"history": history}
+
+
+def main(cfg: argparse.Namespace) -> dict:
+    model, tokenizer = model_from_args(cfg)
+    gen = generation_kwargs(cfg)
+    return interactive(model, tokenizer, gen) if cfg.interactive else demo(model, tokenizer, gen)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_model_args(parser)
+    add_generation_args(parser, max_new_tokens=96)
+    parser.add_argument("--interactive", action="store_true", help="chat in the terminal instead of the demo")
+    main(parser.parse_args())

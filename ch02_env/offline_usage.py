@@ -1,0 +1,83 @@
+"""2.3.5 离线状态的 ChatGLM3：use weights that are already on disk, with the network switched off.
+
+Three ways to point at weights, all resolved locally (nothing is downloaded):
+  * a local folder:        --model /data/chatglm3-6b          (HF ``git clone`` or ``--local-dir`` layout)
+  * a Hugging Face id:     --model THUDM/chatglm3-6b          (found in ~/.cache/huggingface/hub)
+  * a ModelScope id:       --model ZhipuAI/chatglm3-6b        (found in ~/.cache/modelscope/hub)
+
+The script sets ``HF_HUB_OFFLINE=1`` / ``TRANSFORMERS_OFFLINE=1`` first, lists the ChatGLM models in your local
+caches, checks that the chosen folder is complete (config, tokenizer.model, every shard of the index) and answers
+one question.
+
+    python ch02_env/offline_usage.py --list
+    python ch02_env/offline_usage.py --model THUDM/chatglm3-6b --precision int4
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")        # 禁止 huggingface_hub 联网
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from common.checkpoint import read_config, weight_files  # noqa: E402
+from common.chatglm3 import chat  # noqa: E402
+from common.cli import add_generation_args, add_model_args, generation_kwargs, model_from_args  # noqa: E402
+from common.resolve import hf_cache_dirs, modelscope_cache_dirs, resolve_model_path  # noqa: E402
+
+
+def cached_models() -> list[tuple[str, Path]]:
+    """ChatGLM-family models present in the local Hugging Face and ModelScope caches."""
+    found = []
+    for cache in hf_cache_dirs():
+        if cache.is_dir():
+            for repo in sorted(cache.glob("models--*--*chatglm*")):
+                for snap in sorted((repo / "snapshots").glob("*")):
+                    if (snap / "config.json").is_file():
+                        found.append(("huggingface", snap))
+    for cache in modelscope_cache_dirs():
+        if cache.is_dir():
+            for p in sorted(cache.glob("*/*chatglm*")):
+                if (p / "config.json").is_file():
+                    found.append(("modelscope", p))
+    return found
+
+
+def inspect_folder(path: Path) -> dict:
+    """What is in a model folder: type, shards and their total size (raises with a fix when incomplete)."""
+    cfg = read_config(path)
+    files = weight_files(path)
+    size = sum(f.stat().st_size for f in files)
+    info = {"path": str(path), "model_type": cfg.get("model_type"), "layers": cfg.get("num_layers"),
+            "seq_length": cfg.get("seq_length"), "rope_ratio": cfg.get("rope_ratio", 1),
+            "shards": len(files), "weights_gb": round(size / 1024**3, 3),
+            "tokenizer": (path / "tokenizer.model").is_file()}
+    print(json.dumps(info, ensure_ascii=False, indent=2))
+    return info
+
+
+def main(cfg: argparse.Namespace) -> dict:
+    found = cached_models()
+    print(f"ChatGLM models in local caches: {len(found)}")
+    for source, p in found:
+        print(f"  [{source}] {p}")
+    if getattr(cfg, "list", False):
+        return {"cached": found}
+    path = resolve_model_path(cfg.model)
+    info = inspect_folder(path)
+    cfg.model = str(path)
+    model, tokenizer = model_from_args(cfg)
+    response, _ = chat(model, tokenizer, cfg.prompt, **generation_kwargs(cfg))
+    print(f"用户: {cfg.prompt}\nChatGLM3: {response}")
+    return {"cached": found, "folder": info, "response": response}
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_model_args(parser)
+    add_generation_args(parser, max_new_tokens=64)
+    parser.add_argument("--prompt", default="你好", help="the question to ask once the model is loaded")
+    parser.add_argument("--list", action="store_true", help="only list the ChatGLM models in the local caches")
+    main(parser.parse_args())
