@@ -35,7 +35,7 @@ def build_parser(cls, description: str, skip: tuple[str, ...] = ()) -> argparse.
         if f.name in skip:
             continue
         meta = dict(f.metadata)
-        help_text = meta.pop("help", f.name.replace("_", " "))
+        help_text = meta.pop("help", f.name.replace("_", " ")).replace("%", "%%")  # argparse formats help with %
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         flag = "--" + f.name.replace("_", "-")
         kind = _scalar_type(f.type)
