@@ -325,20 +325,28 @@ def save_official_checkpoint(model: GlmForCausalLM, out_dir: str | os.PathLike, 
     return out
 
 
-def write_shards(sd: dict[str, torch.Tensor], out: Path, max_shard_bytes: int, safe_serialization: bool) -> None:
-    shards: list[dict[str, torch.Tensor]] = [{}]
-    size = 0
-    for name, t in sd.items():
-        nbytes = t.numel() * t.element_size()
-        if shards[-1] and size + nbytes > max_shard_bytes:
-            shards.append({})
-            size = 0
-        shards[-1][name] = t.contiguous()
-        size += nbytes
+def write_shards(sd: dict[str, torch.Tensor], out: Path, max_shard_bytes: int | None = None,
+                 safe_serialization: bool = True, num_shards: int | None = None) -> None:
+    """Write ``sd`` as the official release does: ``model-0000k-of-0000n.safetensors`` (or ``pytorch_model-…bin``)
+    plus an index json when there is more than one file. Split by size, or into ``num_shards`` equal counts."""
+    names = list(sd)
+    if num_shards:
+        per = -(-len(names) // num_shards)
+        shards = [dict((k, sd[k]) for k in names[i:i + per]) for i in range(0, len(names), per)]
+    else:
+        shards, size = [{}], 0
+        for name in names:
+            nbytes = sd[name].numel() * sd[name].element_size()
+            if shards[-1] and max_shard_bytes and size + nbytes > max_shard_bytes:
+                shards.append({})
+                size = 0
+            shards[-1][name] = sd[name]
+            size += nbytes
     n = len(shards)
     ext, prefix = ("safetensors", "model") if safe_serialization else ("bin", "pytorch_model")
     weight_map, total = {}, 0
     for i, shard in enumerate(shards, 1):
+        shard = {k: t.contiguous() for k, t in shard.items()}
         fname = f"{prefix}-{i:05d}-of-{n:05d}.{ext}" if n > 1 else f"{prefix}.{ext}"
         if safe_serialization:
             from safetensors.torch import save_file

@@ -101,7 +101,7 @@ def make_tiny_checkpoint(out_dir: str | os.PathLike, *, seed: int = 0, fmt: str 
 
     ``fmt`` is ``"safetensors"`` or ``"bin"``; ``shards > 1`` writes several files plus an index json, as the
     official 7-shard release does. Any official config key can be overridden (e.g. ``rope_ratio=50``)."""
-    from .checkpoint import tokenizer_files
+    from .checkpoint import tokenizer_files, write_shards
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     corpus = list(texts) if texts is not None else _TINY_CORPUS * 3
@@ -113,30 +113,5 @@ def make_tiny_checkpoint(out_dir: str | os.PathLike, *, seed: int = 0, fmt: str 
     cfg["torch_dtype"] = str(dtype).replace("torch.", "")
     (out / "config.json").write_text(json.dumps(cfg, indent=2) + "\n", encoding="utf-8")
     sd = random_official_state_dict(cfg, seed=seed, dtype=dtype)
-    write_official_weights(sd, out, fmt=fmt, shards=shards)
+    write_shards(sd, out, safe_serialization=(fmt == "safetensors"), num_shards=shards)
     return out
-
-
-def write_official_weights(sd: dict[str, torch.Tensor], out: Path, fmt: str = "safetensors", shards: int = 1) -> None:
-    """Split ``sd`` into ``shards`` files named like the official release, with an index when sharded."""
-    names = list(sd)
-    per = -(-len(names) // shards)
-    weight_map, total = {}, 0
-    ext, prefix = ("safetensors", "model") if fmt == "safetensors" else ("bin", "pytorch_model")
-    for i in range(shards):
-        part = {k: sd[k].contiguous() for k in names[i * per:(i + 1) * per]}
-        if not part:
-            continue
-        fname = f"{prefix}-{i + 1:05d}-of-{shards:05d}.{ext}" if shards > 1 else f"{prefix}.{ext}"
-        if fmt == "safetensors":
-            from safetensors.torch import save_file
-            save_file(part, str(out / fname), metadata={"format": "pt"})
-        else:
-            torch.save(part, out / fname)
-        for k, t in part.items():
-            weight_map[k] = fname
-            total += t.numel() * t.element_size()
-    if shards > 1:
-        index = "model.safetensors.index.json" if fmt == "safetensors" else "pytorch_model.bin.index.json"
-        (out / index).write_text(json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map}),
-                                 encoding="utf-8")
