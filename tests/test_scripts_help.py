@@ -10,7 +10,7 @@ import pytest
 
 from common.paths import REPO_ROOT
 
-SCRIPTS = sorted(p for pattern in ("ch*/**/*.py", "data/**/*.py", "appendix*/**/*.py")
+SCRIPTS = sorted(p for pattern in ("ch*/**/*.py", "data/**/*.py", "appendix*/**/*.py", "common/convert_checkpoint.py")
                  for p in REPO_ROOT.glob(pattern)
                  if p.name != "__init__.py" and "__pycache__" not in p.parts
                  and "if __name__ == \"__main__\":" in p.read_text(encoding="utf-8"))
