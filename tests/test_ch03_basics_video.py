@@ -2,17 +2,14 @@
 from __future__ import annotations
 
 import struct
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # repo root, when run without an install
-
-from ch03_gradio.video_colorize import colorizers as C  # noqa: E402
-from ch03_gradio.video_colorize.colorize import Config, colorize_video, main  # noqa: E402
-from ch03_gradio.video_colorize.video_io import iter_frames, make_sample_video, probe, write_video  # noqa: E402
+from ch03_gradio.video_colorize import colorizers as C
+from ch03_gradio.video_colorize.colorize import Config, colorize_video, main
+from ch03_gradio.video_colorize.video_io import iter_frames, make_sample_video, probe, write_video
 
 
 # ---------------------------------------------------------------------------------------------- video I/O
