@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 INT4_GROUP_SIZES = (128, 64, 32, 256)
+ROW_BLOCK = 256  # rows quantized at a time
 
 
 class Int8WeightOnlyLinear(nn.Module):
@@ -23,11 +24,17 @@ class Int8WeightOnlyLinear(nn.Module):
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, compute_dtype: torch.dtype = torch.bfloat16):
         super().__init__()
-        w = weight.detach().float()
-        scale = (w.abs().amax(dim=1) / 127.0).clamp(min=1e-8)
-        self.in_features, self.out_features = w.shape[1], w.shape[0]
+        w = weight.detach()
+        self.out_features, self.in_features = w.shape
         self.compute_dtype = compute_dtype
-        self.register_buffer("weight", torch.round(w / scale[:, None]).clamp(-127, 127).to(torch.int8))
+        q = torch.empty(w.shape, dtype=torch.int8)
+        scale = torch.empty(w.shape[0], dtype=torch.float32)
+        for r in range(0, w.shape[0], ROW_BLOCK):  # 分块量化：块留在缓存里，加载 6B 时快得多
+            blk = w[r:r + ROW_BLOCK].to(torch.float32, copy=True)
+            s = (blk.abs().amax(dim=1) / 127.0).clamp_(min=1e-8)
+            q[r:r + ROW_BLOCK] = blk.div_(s[:, None]).round_().clamp_(-127, 127).to(torch.int8)
+            scale[r:r + ROW_BLOCK] = s
+        self.register_buffer("weight", q)
         self.register_buffer("scales", scale.to(compute_dtype))
         self.register_buffer("bias", None if bias is None else bias.detach().to(compute_dtype))
 
@@ -65,14 +72,19 @@ class Int4WeightOnlyLinear(nn.Module):
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None, group_size: int,
                  compute_dtype: torch.dtype = torch.bfloat16):
         super().__init__()
-        w = weight.detach().float()
+        w = weight.detach()
         n, k = w.shape
         self.in_features, self.out_features, self.group_size = k, n, group_size
         self.compute_dtype = compute_dtype
-        wg = w.reshape(n, k // group_size, group_size)
-        lo, hi = wg.amin(-1, keepdim=True), wg.amax(-1, keepdim=True)
-        scale = ((hi - lo) / 15.0).clamp(min=1e-8)
-        q = torch.round((wg - lo) / scale).clamp(0, 15).to(torch.int32).reshape(n, k)
+        q = torch.empty(n, k, dtype=torch.int32)
+        scale = torch.empty(n, k // group_size, 1)
+        lo = torch.empty(n, k // group_size, 1)
+        for r in range(0, n, ROW_BLOCK):
+            wg = w[r:r + ROW_BLOCK].to(torch.float32, copy=True).reshape(-1, k // group_size, group_size)
+            lo_b, hi_b = wg.amin(-1, keepdim=True), wg.amax(-1, keepdim=True)
+            s = ((hi_b - lo_b) / 15.0).clamp_(min=1e-8)
+            q[r:r + ROW_BLOCK] = wg.sub_(lo_b).div_(s).round_().clamp_(0, 15).reshape(-1, k).to(torch.int32)
+            scale[r:r + ROW_BLOCK], lo[r:r + ROW_BLOCK] = s, lo_b
         # 内核的反量化公式：w = (q - 8) * scale + zero，所以 zero = lo + 8 * scale
         zero = lo + 8.0 * scale
         sz = torch.stack([scale.squeeze(-1).t(), zero.squeeze(-1).t()], dim=-1)  # [k/gs, n, 2]
@@ -121,7 +133,7 @@ def quantize_linears(model: nn.Module, precision: str, device: torch.device | st
     """Replace every ``nn.Linear`` (except ``skip``) by its weight-only ``precision`` version, in place.
 
     Returns ``{"quantized": [...], "kept": [...]}`` — ``kept`` lists layers whose shape the kernel cannot take
-    (they stay in bfloat16)."""
+    (they keep the model's dtype — bfloat16 when ``load_model`` quantizes)."""
     if precision not in ("int8", "int4"):
         raise ValueError(f"precision must be int8 or int4, not {precision!r}")
     device = torch.device(device)
@@ -138,9 +150,7 @@ def quantize_linears(model: nn.Module, precision: str, device: torch.device | st
         else:
             gs = int4_group_size(module.in_features, module.out_features)
             if gs is None or device.type != "cpu":
-                report["kept"].append(name)
-                if module.weight.dtype != torch.bfloat16:
-                    module.to(torch.bfloat16)
+                report["kept"].append(name)  # stays in the model's dtype (bf16 when loaded with int4)
                 continue
             new = Int4WeightOnlyLinear(module.weight, module.bias, gs)
         setattr(parent, attr, new)
