@@ -1,0 +1,96 @@
+"""Sentence embeddings for ``POST /v1/embeddings``.
+
+* ``--embedding-model PATH``: a local sentence-transformers model folder (e.g. a downloaded ``BAAI/bge-m3`` or
+  ``bge-small-zh-v1.5``, as the official ``openai_api_demo`` uses) — the right choice for retrieval (chapters 6-8).
+  Needs ``pip install sentence-transformers``.
+* otherwise a fallback computed from the loaded ChatGLM3 itself: the final hidden states of the prompt
+  ``[gMASK] sop <text>``, mean-pooled over the real tokens and L2-normalised (dimension = hidden size, 4096 for
+  ChatGLM3-6B). It needs no second model, and similar texts do land closer than unrelated ones, but a causal chat
+  model was never trained for this: use a real embedding model when retrieval quality matters.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+from typing import Sequence
+
+import numpy as np
+import torch
+
+
+class ChatGLM3Embedder:
+    """Mean-pooled, L2-normalised last hidden states of the chat model (runs in the engine thread)."""
+
+    def __init__(self, engine, batch_size: int = 16):
+        self.engine, self.tokenizer, self.batch_size = engine, engine.tokenizer, batch_size
+        self.name = "chatglm3-mean-pool"
+        self.dimension = engine.model.config.hidden_size
+        self.max_tokens = engine.max_context
+
+    def tokenize(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text)
+
+    async def aembed(self, batches: Sequence[list[int]]) -> np.ndarray:
+        """Queued into the engine thread, between two decode steps (the model is never used by two threads)."""
+        return await asyncio.wrap_future(self.engine.run_exclusive(lambda model: self._embed(model, batches)))
+
+    def _embed(self, model, inputs: Sequence[list[int]]) -> np.ndarray:
+        base = model.get_decoder() if hasattr(model, "get_decoder") else model.model
+        out = []
+        for start in range(0, len(inputs), self.batch_size):
+            chunk = inputs[start:start + self.batch_size]
+            length = max(len(x) for x in chunk)
+            ids = torch.zeros(len(chunk), length, dtype=torch.long)
+            mask = torch.zeros(len(chunk), length, dtype=torch.long)
+            for i, x in enumerate(chunk):
+                ids[i, length - len(x):] = torch.tensor(x)
+                mask[i, length - len(x):] = 1
+            ids, mask = ids.to(model.device), mask.to(model.device)
+            pos = (mask.cumsum(-1) - 1).clamp(min=0)
+            with torch.inference_mode():
+                hidden = base(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=False).last_hidden_state
+            hidden = hidden.float() * mask[..., None]
+            pooled = hidden.sum(1) / mask.sum(1, keepdim=True)
+            out.append(torch.nn.functional.normalize(pooled, dim=-1).cpu().numpy())
+        return np.concatenate(out)
+
+
+class SentenceTransformerEmbedder:
+    """A local sentence-transformers model (never downloads: ``local_files_only``)."""
+
+    def __init__(self, path: str, device: str = "cpu"):
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError:
+            raise SystemExit("--embedding-model needs sentence-transformers. To fix: pip install "
+                             "sentence-transformers (or leave the flag out to use the ChatGLM3 fallback).") from None
+        self.model = SentenceTransformer(path, device=device, local_files_only=True)
+        self.tokenizer = self.model.tokenizer
+        self.name = str(path).rstrip("/").split("/")[-1]
+        self.dimension = self.model.get_sentence_embedding_dimension()
+        self.max_tokens = getattr(self.model, "max_seq_length", 512) or 512
+
+    def tokenize(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=True)["input_ids"]
+
+    async def aembed(self, batches: Sequence[list[int]]) -> np.ndarray:
+        return await asyncio.to_thread(self._embed, batches)
+
+    def _embed(self, batches: Sequence[list[int]]) -> np.ndarray:
+        texts = [self.tokenizer.decode(x, skip_special_tokens=True) for x in batches]
+        return np.asarray(self.model.encode(texts, normalize_embeddings=True, convert_to_numpy=True))
+
+
+def encode_vector(vec: np.ndarray, encoding_format: str) -> list[float] | str:
+    """``float`` -> a JSON list; ``base64`` -> little-endian float32 bytes, base64 (what the openai client asks)."""
+    if encoding_format == "base64":
+        return base64.b64encode(np.asarray(vec, dtype="<f4").tobytes()).decode("ascii")
+    return [float(x) for x in vec]
+
+
+def truncate_dimensions(matrix: np.ndarray, dimensions: int | None) -> np.ndarray:
+    """OpenAI's ``dimensions``: keep the first d numbers and L2-normalise again."""
+    if not dimensions or dimensions >= matrix.shape[1]:
+        return matrix
+    cut = matrix[:, :dimensions]
+    return cut / np.maximum(np.linalg.norm(cut, axis=1, keepdims=True), 1e-12)
