@@ -196,7 +196,7 @@ class Trainer:
         self.val_batches = val_data
         self.optimizer = self._make_optimizer()
         self.scaler = torch.amp.GradScaler("cuda", enabled=cfg.dtype == "fp16" and self.device.type == "cuda")
-        self.step, self.last_loss = 0, float("nan")
+        self.step, self.last_loss, self._tokens = 0, float("nan"), 0
         self.history = {"train_loss": [], "val_loss": [], "tokens_per_s": []}
         self._stop_requested = False
 

@@ -15,14 +15,6 @@ from ch09_glm_from_scratch.mask import (IGNORE_INDEX, attention_mask_4d, causal_
 from ch09_glm_from_scratch.rope import RotaryEmbedding, apply_rotary, rope_cos_sin, rope_frequencies, rotate
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 SMALL = ChatGLMConfig(hidden_size=32, num_attention_heads=4, multi_query_group_num=2, kv_channels=8,
                       ffn_hidden_size=40, num_layers=2, padded_vocab_size=64)
 

@@ -9,14 +9,6 @@ from ch09_glm_from_scratch.generate import apply_repetition_penalty, apply_top_k
 from ch09_glm_from_scratch.model import ChatGLMForConditionalGeneration, from_official, save_official
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 @pytest.fixture(scope="module")
 def tiny_random():
     torch.manual_seed(0)

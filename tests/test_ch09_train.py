@@ -20,7 +20,7 @@ CHAPTER = Path(__file__).resolve().parent.parent / "ch09_glm_from_scratch"
 
 
 @pytest.fixture(autouse=True)
-def one_thread(tmp_path, monkeypatch):
+def isolated_outputs_one_thread(tmp_path, monkeypatch):
     monkeypatch.setenv("CHATGLM3_OUTPUT_DIR", str(tmp_path / "outputs"))
     old = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -126,6 +126,11 @@ def test_stop_after_saves_and_continues(tmp_path):
     assert second["resumed_from"] == 3 and not second["interrupted"]
     assert [s for s, _ in second["train_loss"]] == list(range(1, 7))  # no step lost or repeated
     assert Path(second["loss_curve"]).is_file()
+
+
+def test_bf16_autocast_path_runs_on_cpu(tmp_path):
+    results = _trainer(tmp_path, dtype="bf16", max_steps=2, eval_every=2).fit()
+    assert results["step"] == 2 and all(torch.isfinite(torch.tensor(v)) for _, v in results["train_loss"])
 
 
 def test_trainer_accepts_transformers_glm(tmp_path):
