@@ -56,8 +56,9 @@ def main(cfg: Config) -> gr.Blocks:
     shown = printable_launch_kwargs(cfg)
     with gr.Blocks(title="3.1.3 launch", analytics_enabled=False) as demo:
         gr.Markdown("## 3.1.3 launch() 的参数\nThis server was started with:")
-        gr.Code(json.dumps(shown, ensure_ascii=False, indent=2, default=str), language="json",
-                label="demo.launch(**kwargs)")
+        queue = {"default_concurrency_limit": cfg.concurrency, "max_size": cfg.max_queue}
+        gr.Code(json.dumps({"demo.queue": queue, "demo.launch": shown}, ensure_ascii=False, indent=2, default=str),
+                language="json", label="demo.queue(...).launch(...)")
         btn = gr.Button("我是谁? Who am I to this server?", variant="primary")
         out = gr.JSON(label="gr.Request")
         btn.click(describe_request, inputs=None, outputs=out)

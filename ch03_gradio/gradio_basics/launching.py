@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 import gradio as gr
 
+from common.paths import output_dir
+
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
     """``--help`` shows every default and keeps the module docstring's line breaks."""
@@ -74,8 +76,14 @@ def parse_auth(items: list[str] | None) -> list[tuple[str, str]] | None:
     return pairs or None
 
 
-def launch_kwargs(cfg: LaunchConfig, block: bool = True) -> dict:
-    """The keyword arguments passed to ``gr.Blocks.launch`` (gradio 6 names)."""
+def launch_kwargs(cfg: LaunchConfig, block: bool = True, allowed_paths: list[str] | None = None) -> dict:
+    """The keyword arguments passed to ``gr.Blocks.launch`` (gradio 6 names).
+
+    ``allowed_paths``: folders whose files handlers may return; default: ``outputs/ch03`` (where the chapter's
+    apps write videos, CSVs and sample images — gradio refuses to serve other files).
+    """
+    if allowed_paths is None:
+        allowed_paths = [str(output_dir("ch03"))]
     return dict(
         server_name=cfg.host,
         server_port=cfg.port,
@@ -86,10 +94,11 @@ def launch_kwargs(cfg: LaunchConfig, block: bool = True) -> dict:
         inbrowser=cfg.inbrowser,
         prevent_thread_lock=not block,   # False: launch() blocks until Ctrl+C
         show_error=True,                 # exceptions raised in handlers appear in the browser
+        allowed_paths=allowed_paths,
     )
 
 
-def launch(demo: gr.Blocks, cfg: LaunchConfig, block: bool = True) -> str:
+def launch(demo: gr.Blocks, cfg: LaunchConfig, block: bool = True, allowed_paths: list[str] | None = None) -> str:
     """Enable the queue and start the server; returns the local URL.
 
     ``block=False`` returns right after the server is up (tests, notebooks); call ``demo.close()`` to stop it.
@@ -98,7 +107,7 @@ def launch(demo: gr.Blocks, cfg: LaunchConfig, block: bool = True) -> str:
         print(f"[warn] listening on {cfg.host} without --auth: anyone who can reach this port can use the app")
     # The queue turns every request into a job: progress bars, streaming generators and concurrency limits need it.
     demo.queue(default_concurrency_limit=cfg.concurrency, max_size=cfg.max_queue)
-    demo.launch(**launch_kwargs(cfg, block=block))
+    demo.launch(**launch_kwargs(cfg, block=block, allowed_paths=allowed_paths))
     return demo.local_url
 
 
