@@ -122,7 +122,8 @@ class TrainConfig:
     ckpt_every: int = arg(50, "write the checkpoint every N steps (atomically: never a half-written file)")
     log_every: int = arg(10, "update the progress line every N steps")
     device: str = arg("auto", "auto | cpu | cuda | mps")
-    dtype: str = arg("fp32", "fp32 | bf16 (autocast; use on a GPU) | fp16 (autocast + grad scaling, CUDA)")
+    dtype: str = arg("fp32", "fp32 | bf16 (autocast; use on a GPU) | fp16 (autocast + grad scaling, CUDA)",
+                     choices=["fp32", "bf16", "fp16"])
     seed: int = arg(1337, "seed for the data order (the model's init is seeded by the caller)")
     resume: bool = arg(True, "continue from out_dir/checkpoint.pt when it exists")
     stop_after: int = arg(0, "stop after this many steps in THIS run, saving a checkpoint (0 = run to max_steps)")
@@ -237,8 +238,13 @@ class Trainer:
         return self.checkpoint_path
 
     def load_checkpoint(self, path: Path | None = None) -> None:
-        state = read_checkpoint(path or self.checkpoint_path)
-        self.model.load_state_dict(state["model"])
+        path = path or self.checkpoint_path
+        state = read_checkpoint(path)
+        try:
+            self.model.load_state_dict(state["model"])
+        except RuntimeError as err:
+            raise SystemExit(f"{path} was written for a different model ({str(err).splitlines()[0]}): "
+                             "start over with --no-resume or use another --out-dir") from err
         self.optimizer.load_state_dict(state["optimizer"])
         self.scaler.load_state_dict(state["scaler"])
         self.batches.load_state_dict(state["data"])

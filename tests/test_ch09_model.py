@@ -99,7 +99,7 @@ def test_rope_ratio_and_sharded_bin_checkpoint(tmp_path):
     from common.chatglm3 import load_model
     from common.testing import make_tiny_checkpoint
 
-    path = make_tiny_checkpoint(tmp_path / "ckpt", seed=1, fmt="bin", shards=3, rope_ratio=50)
+    path = make_tiny_checkpoint(tmp_path / "ckpt", seed=1, fmt="bin", shards=3, rope_ratio=50, dtype=torch.float16)
     mine, ref = from_official(path), load_model(path, verbose=False)
     assert mine.config.rope_ratio == 50
     ids = torch.randint(0, 600, (1, 40))
