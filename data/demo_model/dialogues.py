@@ -146,7 +146,7 @@ def weather_answer(rng: random.Random, city: str, result: dict) -> str:
     if cur:
         temp, desc, hum = cur["temp_C"], cur["weatherDesc"][0]["value"], cur["humidity"]
     elif "weather" in result:
-        temp, desc, hum = str(result["temperature"]), result["weather"], result["humidity"].rstrip("%")
+        temp, desc, hum = result["temperature"].rstrip("℃"), result["weather"], result["humidity"].rstrip("%")
     else:
         temp, desc, hum = result["温度"].rstrip("℃"), result["天气"], None
     hum_part = f"，湿度{hum}%" if hum else ""
@@ -158,8 +158,13 @@ def stock_answer(rng: random.Random, symbol: str, result: dict) -> str:
     return rng.choice(STOCK_ANSWERS).format(symbol=symbol, price=result["price"], change_part=change_part)
 
 
-def tool_dialogue(rng: random.Random, kind: str, slot: str, templates: list[str], with_answer: bool = True) -> dict:
-    """One official-format tool dialogue (``tools`` + conversations with a ``tool`` item)."""
+def tool_dialogue(rng: random.Random, kind: str, slot: str, templates: list[str], with_answer: bool = True,
+                  short: bool = False) -> dict:
+    """One official-format tool dialogue (``tools`` + conversations with a ``tool`` item).
+
+    ``short``: the dialogue stops after the call (empty observation, no answer) — the call and its
+    ``<|observation|>`` stop token are still trained, at a third of the tokens.
+    """
     name, key = ("get_weather", "city_name") if kind == "weather" else ("track", "symbol")
     q = _question(rng, templates, slot)
     if kind == "weather":
@@ -171,8 +176,8 @@ def tool_dialogue(rng: random.Random, kind: str, slot: str, templates: list[str]
     conv = [{"role": "system", "content": TOOL_SYSTEM_PROMPT},
             {"role": "user", "content": q},
             {"role": "tool", "name": name, "parameters": {key: slot},
-             "observation": json.dumps(result, ensure_ascii=False)}]
-    if with_answer:
+             "observation": "" if short else json.dumps(result, ensure_ascii=False)}]
+    if with_answer and not short:
         conv.append({"role": "assistant", "content": answer})
     return {"tools": _tools_variant(rng, name), "conversations": conv}
 
@@ -223,8 +228,9 @@ def training_slot(rng: random.Random, kind: str, train_cities: list[str], char_p
             return s
 
 
-def make_sft_records(n: int, seed: int, char_pool: str, tool_share: float = 0.8) -> list[dict]:
-    """``n`` training dialogues (official JSONL records), deterministic in ``seed``."""
+def make_sft_records(n: int, seed: int, char_pool: str, tool_share: float = 0.8, short_share: float = 0.5) -> list[dict]:
+    """``n`` training dialogues (official JSONL records), deterministic in ``seed``; ``short_share`` of the tool
+    dialogues end right after the call (see ``tool_dialogue``)."""
     rng = random.Random(seed)
     train_cities, held_cities = split_cities()
     banned = set(held_cities) | set(heldout_codes())
@@ -235,7 +241,7 @@ def make_sft_records(n: int, seed: int, char_pool: str, tool_share: float = 0.8)
             kind = "weather" if rng.random() < 0.5 else "stock"
             slot = training_slot(rng, kind, train_cities, char_pool, banned)
             tpl = WEATHER_TRAIN if kind == "weather" else STOCK_TRAIN
-            out.append(tool_dialogue(rng, kind, slot, tpl))
+            out.append(tool_dialogue(rng, kind, slot, tpl, short=rng.random() < short_share))
         elif r < tool_share + 0.05:
             out.append(tool_chat_dialogue(rng))
         else:
@@ -258,7 +264,6 @@ def make_eval_cases(seed: int = 12345, n_tool: int = 60, n_faq: int = 30) -> dic
                      "name": d["conversations"][2]["name"], "parameters": d["conversations"][2]["parameters"]}
         tool_cases.append(tool_case)
         result = json.loads(d["conversations"][2]["observation"])
-        must = (weather_result if kind == "weather" else stock_result)  # noqa: F841 (documented values below)
         obs_cases.append({**tool_case, "observation": d["conversations"][2]["observation"],
                           "must_mention": _values_to_mention(result)})
     for _ in range(n_faq):
@@ -272,10 +277,10 @@ def _values_to_mention(result: dict) -> list[str]:
     if cur:
         return [cur["temp_C"], cur["weatherDesc"][0]["value"]]
     if "weather" in result:
-        return [str(result["temperature"]), result["weather"]]
+        return [result["temperature"].rstrip("℃"), result["weather"]]
     if "天气" in result:
         return [result["温度"].rstrip("℃"), result["天气"]]
-    return [str(result["price"])]
+    return [str(result["price"])] + ([result["change"]] if "change" in result else [])
 
 
 def main(cfg: argparse.Namespace) -> dict:

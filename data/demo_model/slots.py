@@ -102,32 +102,38 @@ def heldout_codes(seed: int = 7, n: int = 60) -> list[str]:
 def weather_result(rng: random.Random, city: str) -> tuple[dict, list[str]]:
     """A tool result for get_weather and the values a good answer must mention.
 
-    Three shapes: the official demo's wttr.in subset (``current_condition``), a flat English-keyed dict and a
-    flat Chinese-keyed dict, so the model learns to read values by key rather than by position.
+    Mostly the shape of ``common.demo_tools.get_weather`` (what the chapters' offline tool returns), sometimes the
+    official demo's wttr.in subset (``current_condition``) or Chinese keys, so the model reads values by key.
     """
     temp = str(rng.randint(-15, 39))
     hum = str(rng.randint(10, 99))
     shape = rng.random()
-    if shape < 0.34:
+    if shape < 0.2:
         desc = rng.choice(WEATHER_WORDS_EN)
         res = {"current_condition": {"temp_C": temp, "FeelsLikeC": str(int(temp) + rng.randint(-3, 3)),
                                      "humidity": hum, "weatherDesc": [{"value": desc}]}}
         return res, [temp, desc, hum]
     desc = rng.choice(WEATHER_WORDS)
-    if shape < 0.67:
-        res = {"city": city, "weather": desc, "temperature": int(temp), "humidity": hum + "%"}
+    if shape < 0.85:
+        res = {"city": city, "weather": desc, "temperature": temp + "℃", "humidity": hum + "%"}
+        if rng.random() < 0.7:
+            res["source"] = "demo (fake data)"
         return res, [temp, desc, hum]
     res = {"城市": city, "天气": desc, "温度": temp + "℃", "风向": rng.choice(WIND_WORDS)}
     return res, [temp, desc]
 
 
 def stock_result(rng: random.Random, symbol: str) -> tuple[dict, list[str]]:
-    """A tool result for track (the official README returns ``{"price": 12412}``) and the values to mention."""
-    if rng.random() < 0.4:
+    """A tool result for track: mostly ``common.demo_tools.track``'s shape, sometimes the official README's
+    ``{"price": 12412}``; and the values to mention."""
+    if rng.random() < 0.3:
         price = rng.randint(1, 99999)
     else:
         price = round(rng.uniform(1, 3000), 2)
-    if rng.random() < 0.5:
+    if rng.random() < 0.25:
         return {"price": price}, [str(price)]
-    change = f"{rng.choice('+-')}{round(rng.uniform(0, 10), 2)}%"
-    return {"symbol": symbol, "price": price, "change": change}, [str(price), change]
+    change = f"{rng.uniform(-10, 10):+.2f}%"
+    res = {"symbol": symbol, "price": price, "change": change}
+    if rng.random() < 0.7:
+        res["source"] = "demo (fake data)"
+    return res, [str(price), change]

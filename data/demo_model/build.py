@@ -1,0 +1,291 @@
+"""Build the built-in demo model ``data/models/chatglm3-demo`` from scratch — one command, CPU only, offline.
+
+    python data/demo_model/build.py                      # ≈ 40 min on 2 CPU cores; deterministic given --seed
+    python data/demo_model/build.py --out /tmp/my-demo   # build somewhere else (the committed model stays)
+
+Stages (intermediates — checkpoints, loss curves, logs — go to ``outputs/demo_model/``):
+
+1. corpora: Debian ``fortunes-zh`` texts, synthetic copy tasks, hand-written FAQ answers and generated tool
+   dialogues (``corpus.py``, ``dialogues.py``, ``slots.py``);
+2. tokenizer: a sentencepiece BPE model (byte fallback, split digits, one piece per CJK character, the official
+   tools prompt compressed to a few pieces); ``common.tokenizer.ChatGLM3Tokenizer`` appends the nine special tokens;
+3. pretraining of a small ``GlmForCausalLM`` (the runtime's ChatGLM3 architecture) with the chapter-9 trainer
+   (``ch09_glm_from_scratch.train.Trainer``) on the texts mixed with copy tasks;
+4. SFT with the same trainer on ChatGLM3-format dialogues encoded by ``common.sft`` (loss only on assistant turns);
+5. export with ``common.checkpoint.save_official_checkpoint`` (config.json ``model_type: chatglm``, fp16 safetensors,
+   tokenizer.model), then ``evaluate_demo_model.py`` on held-out prompts through ``common.chatglm3.chat``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shutil
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[1]))
+sys.path.insert(0, str(HERE))
+
+
+class SFTBatches:
+    """Random batches of encoded SFT examples for the chapter-9 trainer: ``(x, y)`` with ``y`` already shifted.
+
+    ``common.sft`` labels follow the transformers convention (the model shifts them); the chapter-9 trainer wants
+    targets aligned with the inputs, so ``x = ids[:-1]`` and ``y = labels[1:]``. Resumable: the state is the RNG.
+    """
+
+    def __init__(self, examples: list[dict], batch_size: int, seed: int):
+        self.examples, self.batch_size = examples, batch_size
+        self.rng = random.Random(seed)
+
+    def next_batch(self):
+        import torch
+
+        batch = [self.examples[self.rng.randrange(len(self.examples))] for _ in range(self.batch_size)]
+        width = max(len(e["input_ids"]) for e in batch)
+        ids = torch.zeros(len(batch), width, dtype=torch.long)
+        labels = torch.full((len(batch), width), -100, dtype=torch.long)
+        for i, e in enumerate(batch):
+            ids[i, :len(e["input_ids"])] = torch.tensor(e["input_ids"])
+            labels[i, :len(e["labels"])] = torch.tensor(e["labels"])
+        return ids[:, :-1], labels[:, 1:]
+
+    def state_dict(self) -> dict:
+        return {"rng": self.rng.getstate()}
+
+    def load_state_dict(self, state: dict) -> None:
+        st = state["rng"]
+        self.rng.setstate((st[0], tuple(st[1]), st[2]))
+
+
+def sparse_lm_loss(model, x, y):
+    """Cross-entropy computed only where there is a target: the LM head (a third of the compute of this small
+    model) runs on the assistant tokens only, not on the prompt."""
+    import torch.nn.functional as F
+
+    hidden = model.model(input_ids=x).last_hidden_state
+    keep = y != -100
+    logits = model.lm_head(hidden[keep])
+    return F.cross_entropy(logits.float(), y[keep])
+
+
+def heldout_probe(tok):
+    """A callback for the trainer: every ``every`` steps, the share of held-out tool questions whose whole call
+    (metadata, code, ``<|observation|>``) is the greedy choice at every position (= greedy exact match)."""
+    import torch
+
+    from common.prompts import TOOL_SYSTEM_PROMPT
+    from common.sft import tool_call_content
+    from dialogues import make_eval_cases
+
+    rows = []
+    for c in make_eval_cases()["tool"]:
+        prompt = tok.build_chat_ids(c["query"], [{"role": "system", "content": TOOL_SYSTEM_PROMPT, "tools": c["tools"]}])
+        target = (tok.sp.encode(c["name"] + "\n") + tok.sp.encode(tool_call_content(c["parameters"]))
+                  + [tok.get_command("<|observation|>")])
+        rows.append((prompt, target))
+    width = max(len(p) + len(t) for p, t in rows)
+    ids = torch.zeros(len(rows), width, dtype=torch.long)
+    for i, (p, t) in enumerate(rows):
+        ids[i, :len(p) + len(t)] = torch.tensor(p + t)
+    history: list[tuple[int, float]] = []
+
+    def probe(trainer, every: int = 250) -> None:
+        if trainer.step % every:
+            return
+        model = trainer.model
+        model.eval()
+        with torch.no_grad():
+            pred = model(input_ids=ids).logits.argmax(-1)
+        model.train()
+        ok = sum(pred[i, len(p) - 1:len(p) + len(t) - 1].tolist() == t for i, (p, t) in enumerate(rows))
+        history.append((trainer.step, ok / len(rows)))
+        print(f"[probe] step {trainer.step}: held-out tool-call exact match {ok}/{len(rows)}", flush=True)
+
+    probe.history = history
+    return probe
+
+
+def faq_texts() -> list[str]:
+    """The FAQ answers and chapter descriptions as plain text (also part of the pretraining stream)."""
+    from dialogues import CHAPTERS, FAQ, TOOL_CHAT
+
+    return ([a for _, _, a in FAQ] + [a for _, a in TOOL_CHAT]
+            + [f"第{n}章《{t}》：{w}。" for n, t, w in CHAPTERS])
+
+
+def dialogue_texts(records: list[dict]) -> list[str]:
+    """Plain texts of SFT records (questions, calls, observations, answers) for the tokenizer corpus."""
+    from common.sft import tool_call_content
+
+    out = []
+    for r in records:
+        for m in r["conversations"]:
+            if m["role"] == "tool":
+                out += [tool_call_content(m["parameters"]), m["observation"]]
+            elif m["role"] != "system":
+                out.append(m["content"])
+    return out
+
+
+def make_model(cfg: argparse.Namespace, vocab_size: int):
+    import torch
+    from transformers import GlmConfig, GlmForCausalLM
+
+    conf = GlmConfig(vocab_size=(vocab_size + 63) // 64 * 64, hidden_size=cfg.hidden_size,
+                     intermediate_size=cfg.ffn_hidden_size, num_hidden_layers=cfg.num_layers,
+                     num_attention_heads=cfg.hidden_size // cfg.head_dim, num_key_value_heads=cfg.kv_groups,
+                     head_dim=cfg.head_dim, partial_rotary_factor=0.5, attention_bias=True, rms_norm_eps=1e-5,
+                     max_position_embeddings=cfg.seq_length, pad_token_id=0, eos_token_id=2, bos_token_id=1,
+                     tie_word_embeddings=False)
+    torch.manual_seed(cfg.seed)
+    return GlmForCausalLM(conf)
+
+
+def main(cfg: argparse.Namespace) -> dict:
+    """Run all stages; return paths, sizes, losses, timings and the evaluation numbers."""
+    import torch
+
+    from ch09_glm_from_scratch.train import TrainConfig, Trainer
+    from common.checkpoint import save_official_checkpoint
+    from common.paths import DEMO_MODEL_DIR, output_dir
+    from common.sft import load_sft_examples
+    from common.tokenizer import ChatGLM3Tokenizer
+    from corpus import copy_task_texts, read_fortunes, train_demo_tokenizer
+    from dialogues import char_pool_from_texts, make_sft_records
+    from slots import CHINA_CITIES, WORLD_CITIES
+
+    t_start = time.time()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    work = output_dir("demo_model", cfg.run_name)
+    out_dir = Path(cfg.out) if cfg.out else DEMO_MODEL_DIR
+    timings: dict[str, float] = {}
+
+    def stage(name: str, t0: float) -> None:
+        timings[name] = round(time.time() - t0, 1)
+        print(f"[build] {name}: {timings[name]} s (total {time.time() - t_start:.0f} s)", flush=True)
+
+    # 1. corpora ------------------------------------------------------------------------------------------------
+    t0 = time.time()
+    texts = read_fortunes()
+    pool = char_pool_from_texts(texts, cfg.char_pool_size)
+    records = make_sft_records(cfg.sft_records, cfg.seed, pool)
+    copies = copy_task_texts(cfg.copy_tasks, cfg.seed, pool)
+    faq = faq_texts()
+    (work / "sft_train.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n",
+                                         encoding="utf-8")
+    stage("corpora", t0)
+
+    # 2. tokenizer -------------------------------------------------------------------------------------------------
+    t0 = time.time()
+    # city names only add their characters to the vocabulary (CJK merges are pruned)
+    tok_texts = texts + faq * 5 + dialogue_texts(records[:3000]) + [" ".join(CHINA_CITIES + WORLD_CITIES)]
+    tok_stats = train_demo_tokenizer(work / "tokenizer.model", tok_texts, vocab_size=cfg.sp_vocab, seed=cfg.seed)
+    tok = ChatGLM3Tokenizer(str(work / "tokenizer.model"))
+    print(f"[build] tokenizer: {tok_stats['pieces_kept']} pieces (+9 special tokens)")
+    stage("tokenizer", t0)
+
+    # 3. pretraining (chapter-9 trainer) ----------------------------------------------------------------------------
+    t0 = time.time()
+    model = make_model(cfg, len(tok))
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"[build] model: {n_params / 1e6:.2f} M parameters")
+    rng = random.Random(cfg.seed)
+    docs = texts + copies + faq * 20
+    rng.shuffle(docs)
+    n_val = 50
+    stream: list[int] = []
+    for ids in tok.sp.encode(docs[n_val:]):
+        stream += ids + [tok.eos_token_id]
+    val: list[int] = []
+    for ids in tok.sp.encode(docs[:n_val]):
+        val += ids + [tok.eos_token_id]
+    pre_dir = work / "pretrain"
+    if not cfg.resume:
+        shutil.rmtree(pre_dir, ignore_errors=True)
+    pre = Trainer(model, stream, val, TrainConfig(
+        out_dir=str(pre_dir), max_steps=cfg.pretrain_steps, batch_size=cfg.batch_size, seq_len=cfg.pretrain_seq_len,
+        lr=cfg.lr, min_lr=cfg.lr / 10, warmup_steps=50, weight_decay=0.1, eval_every=max(1, cfg.pretrain_steps // 4),
+        eval_batches=2, ckpt_every=max(1, cfg.pretrain_steps // 2), device="cpu", seed=cfg.seed,
+        progress=cfg.progress)).fit()
+    print(f"[build] pretraining: {len(stream)} tokens, final loss {pre['train_loss'][-1][1]:.3f}")
+    stage("pretrain", t0)
+
+    # 4. SFT (chapter-9 trainer, common.sft encoding) --------------------------------------------------------------
+    t0 = time.time()
+    examples, stats = load_sft_examples(records, tok, max_length=cfg.seq_length)
+    print(f"[build] SFT: {stats.summary() if hasattr(stats, 'summary') else stats}")
+    probe = heldout_probe(tok)
+    sft_dir = work / "sft"
+    if not cfg.resume:
+        shutil.rmtree(sft_dir, ignore_errors=True)
+    sft = Trainer(model, SFTBatches(examples, cfg.batch_size, cfg.seed), None, TrainConfig(
+        out_dir=str(sft_dir), max_steps=cfg.sft_steps, batch_size=cfg.batch_size, lr=cfg.sft_lr,
+        min_lr=cfg.sft_lr / 20, warmup_steps=50, weight_decay=0.0, eval_every=10**9,
+        ckpt_every=max(1, cfg.sft_steps // 4), device="cpu", seed=cfg.seed, progress=cfg.progress),
+        loss_fn=sparse_lm_loss, callbacks=[probe]).fit()
+    avg_len = sum(len(e["input_ids"]) for e in examples) / len(examples)
+    print(f"[build] SFT: {len(examples)} dialogues, {avg_len:.0f} tokens on average, "
+          f"final loss {sft['train_loss'][-1][1]:.3f}")
+    stage("sft", t0)
+
+    # 5. export + evaluation ----------------------------------------------------------------------------------------
+    t0 = time.time()
+    model.eval()
+    if out_dir.exists():
+        for f in out_dir.iterdir():
+            if f.is_file():
+                f.unlink()
+    save_official_checkpoint(model, out_dir, tokenizer=tok, dtype=torch.float16, seq_length=cfg.seq_length)
+    size = sum(f.stat().st_size for f in out_dir.iterdir() if f.is_file())
+    print(f"[build] saved {out_dir} ({size / 2**20:.1f} MiB)")
+    stage("export", t0)
+    results = {"out_dir": str(out_dir), "size_bytes": size, "parameters": n_params, "vocab": len(tok),
+               "pretrain_loss": pre["train_loss"][-1][1], "sft_loss": sft["train_loss"][-1][1],
+               "sft_examples": len(examples), "probe": probe.history, "timings": timings}
+    if cfg.evaluate:
+        t0 = time.time()
+        from evaluate_demo_model import main as evaluate
+
+        ev = evaluate(argparse.Namespace(model=str(out_dir), precision="fp32", device="cpu", max_new_tokens=96,
+                                         limit=0, show_failures=10))
+        results["eval"] = {k: v for k, v in ev.items() if k != "failures"}
+        stage("evaluate", t0)
+    results["total_s"] = round(time.time() - t_start, 1)
+    (work / "build_results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
+    print(f"[build] done in {results['total_s'] / 60:.1f} min -> {out_dir}")
+    return results
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--out", default="", help="output model folder (default: data/models/chatglm3-demo)")
+    p.add_argument("--run-name", default="build", help="subfolder of outputs/demo_model for intermediates")
+    p.add_argument("--seed", type=int, default=0, help="seed of every random choice (data, init, order)")
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads (fixed for reproducibility; 0 = default)")
+    p.add_argument("--sp-vocab", type=int, default=12000,
+                   help="sentencepiece pieces trained before CJK merges are pruned (≈ 8k remain)")
+    p.add_argument("--char-pool-size", type=int, default=2500, help="CJK characters used for made-up city names")
+    p.add_argument("--sft-records", type=int, default=60000, help="generated SFT dialogues")
+    p.add_argument("--copy-tasks", type=int, default=40000, help="synthetic copy-task lines in the pretraining mix")
+    p.add_argument("--hidden-size", type=int, default=256, help="hidden size")
+    p.add_argument("--num-layers", type=int, default=4, help="transformer layers")
+    p.add_argument("--head-dim", type=int, default=32, help="kv_channels (head dimension)")
+    p.add_argument("--kv-groups", type=int, default=2, help="multi_query_group_num (ChatGLM3: 2)")
+    p.add_argument("--ffn-hidden-size", type=int, default=768, help="SwiGLU inner width")
+    p.add_argument("--seq-length", type=int, default=512, help="longest SFT example (tokens); config seq_length")
+    p.add_argument("--batch-size", type=int, default=32, help="sequences per step (pretraining and SFT)")
+    p.add_argument("--pretrain-steps", type=int, default=300, help="pretraining steps")
+    p.add_argument("--pretrain-seq-len", type=int, default=64, help="pretraining window length")
+    p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate of pretraining")
+    p.add_argument("--sft-steps", type=int, default=3500, help="SFT steps")
+    p.add_argument("--sft-lr", type=float, default=2e-3, help="peak learning rate of SFT")
+    p.add_argument("--resume", action="store_true", help="continue stages from their checkpoints in outputs/")
+    p.add_argument("--no-evaluate", dest="evaluate", action="store_false", help="skip the held-out evaluation")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="no tqdm progress bars")
+    main(p.parse_args())
