@@ -235,6 +235,11 @@ def render(text: str, tool_names: Iterable[str] = (), final: bool = True) -> tup
     finished text will give (trailing whitespace and a first line that may still become a tool name are held back,
     and a call's arguments appear only once the call is complete)."""
     names = set(tool_names)
+    if not final:  # the role token may be half-way written as text: wait for the rest
+        for k in range(len(ASSISTANT_TOKEN) - 1, 0, -1):
+            if text.endswith(ASSISTANT_TOKEN[:k]):
+                text = text[:-k]
+                break
     parts: list[str] = []
     calls: list[ToolCallOut] = []
     segments = text.split(ASSISTANT_TOKEN)
