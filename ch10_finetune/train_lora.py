@@ -330,6 +330,14 @@ def run_training(cfg: dict, build_model: Callable = build_lora_model, title: str
         f"process(es) x {cfg['grad_accum']} accumulation, {steps_per_epoch} steps/epoch, {total_steps} steps, "
         f"lr {cfg['lr']}")
 
+    from accelerate.utils import DistributedType
+    sharded = accelerator.distributed_type == DistributedType.FSDP or (
+        accelerator.distributed_type == DistributedType.DEEPSPEED
+        and accelerator.state.deepspeed_plugin.zero_stage == 3)
+    if sharded and (cfg["n_demo"] or cfg["n_eval"]):
+        say("[note] weights are sharded (FSDP / ZeRO-3): no generation during training; run infer_lora.py on the "
+            "saved adapter for answers and exact match / ROUGE-L")
+        cfg = {**cfg, "n_demo": 0, "n_eval": 0}
     demo_file = cfg["train_file"] if cfg["demo_split"] == "train" else cfg["dev_file"]
     demo_turns = eval_turns(demo_file, cfg["n_demo"]) if cfg["n_demo"] else []
     dev_turns = eval_turns(cfg["dev_file"], cfg["n_eval"]) if cfg["n_eval"] else []
@@ -447,8 +455,10 @@ def run_training(cfg: dict, build_model: Callable = build_lora_model, title: str
     state["dev_history"].append({"step": step, "loss": final_dev})
     accelerator.wait_for_everyone()
     unwrapped = accelerator.unwrap_model(model)
+    full_state = accelerator.get_state_dict(model)   # gathers shards under ZeRO-3 / FSDP
     unwrapped.save_pretrained(str(out), is_main_process=main_proc, save_function=accelerator.save,
-                              save_embedding_layers=False)
+                              state_dict=full_state, save_embedding_layers=False)
+    del full_state
     results.update(dev_history=state["dev_history"], dev_loss=final_dev)
     if main_proc:
         after_demo = generate_answers(unwrapped, tok, demo_turns, cfg["max_new_tokens"])
