@@ -16,10 +16,12 @@ from __future__ import annotations
 import argparse
 import socket
 from dataclasses import dataclass, field
-
-import gradio as gr
+from typing import TYPE_CHECKING
 
 from common.paths import output_dir
+
+if TYPE_CHECKING:          # gradio is only needed by the apps themselves; keep this module light
+    import gradio as gr
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):

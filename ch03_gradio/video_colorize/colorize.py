@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ch03_gradio.gradio_basics.launching import HelpFormatter
 from ch03_gradio.video_colorize.colorizers import COLORIZERS, PALETTES, Colorizer, make_colorizer
 from ch03_gradio.video_colorize.video_io import iter_frames, make_sample_video, probe, write_video
 from common.paths import output_dir
@@ -89,7 +90,7 @@ def main(cfg: Config) -> dict:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument("--input", default=None, help="video to colourise (default: generate the grey sample clip)")
     parser.add_argument("--output", default=None, help="output .mp4 (default: outputs/ch03/video_colorize/...)")
     parser.add_argument("--colorizer", choices=COLORIZERS, default="auto",

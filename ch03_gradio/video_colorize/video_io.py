@@ -19,6 +19,7 @@ from pathlib import Path
 import imageio_ffmpeg
 import numpy as np
 
+from ch03_gradio.gradio_basics.launching import HelpFormatter
 from common.paths import output_dir
 
 
@@ -138,7 +139,7 @@ def main(cfg: argparse.Namespace) -> dict:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                     formatter_class=HelpFormatter)
     parser.add_argument("--out", default=None, help="output .mp4 (default: outputs/ch03/video_colorize/sample_grey.mp4)")
     parser.add_argument("--seconds", type=float, default=2.0, help="clip length")
     parser.add_argument("--fps", type=float, default=12.0, help="frames per second")
