@@ -174,7 +174,8 @@ def main(cfg: argparse.Namespace) -> dict:
     t0 = time.time()
     texts = read_fortunes()
     pool = char_pool_from_texts(texts, cfg.char_pool_size)
-    records = make_sft_records(cfg.sft_records, cfg.seed, pool)
+    records = make_sft_records(cfg.sft_records, cfg.seed, pool, tool_share=cfg.tool_share,
+                               short_share=cfg.short_share, real_share=cfg.real_city_share)
     copies = copy_task_texts(cfg.copy_tasks, cfg.seed, pool)
     faq = faq_texts()
     (work / "sft_train.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n",
@@ -272,7 +273,12 @@ if __name__ == "__main__":
                    help="sentencepiece pieces trained before CJK merges are pruned (≈ 8k remain)")
     p.add_argument("--char-pool-size", type=int, default=2500, help="CJK characters used for made-up city names")
     p.add_argument("--sft-records", type=int, default=60000, help="generated SFT dialogues")
-    p.add_argument("--copy-tasks", type=int, default=40000, help="synthetic copy-task lines in the pretraining mix")
+    p.add_argument("--tool-share", type=float, default=0.85, help="share of SFT dialogues that call a tool")
+    p.add_argument("--short-share", type=float, default=0.7,
+                   help="share of tool dialogues that stop after the call (the call is what must be copied right)")
+    p.add_argument("--real-city-share", type=float, default=0.25,
+                   help="share of weather questions about real (training) cities; the rest mostly made-up names")
+    p.add_argument("--copy-tasks", type=int, default=150000, help="synthetic copy-task lines in the pretraining mix")
     p.add_argument("--hidden-size", type=int, default=256, help="hidden size")
     p.add_argument("--num-layers", type=int, default=4, help="transformer layers")
     p.add_argument("--head-dim", type=int, default=32, help="kv_channels (head dimension)")
@@ -280,10 +286,10 @@ if __name__ == "__main__":
     p.add_argument("--ffn-hidden-size", type=int, default=768, help="SwiGLU inner width")
     p.add_argument("--seq-length", type=int, default=512, help="longest SFT example (tokens); config seq_length")
     p.add_argument("--batch-size", type=int, default=32, help="sequences per step (pretraining and SFT)")
-    p.add_argument("--pretrain-steps", type=int, default=300, help="pretraining steps")
+    p.add_argument("--pretrain-steps", type=int, default=400, help="pretraining steps")
     p.add_argument("--pretrain-seq-len", type=int, default=64, help="pretraining window length")
     p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate of pretraining")
-    p.add_argument("--sft-steps", type=int, default=3500, help="SFT steps")
+    p.add_argument("--sft-steps", type=int, default=4000, help="SFT steps")
     p.add_argument("--sft-lr", type=float, default=2e-3, help="peak learning rate of SFT")
     p.add_argument("--resume", action="store_true", help="continue stages from their checkpoints in outputs/")
     p.add_argument("--no-evaluate", dest="evaluate", action="store_false", help="skip the held-out evaluation")

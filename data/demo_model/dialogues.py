@@ -211,14 +211,15 @@ def char_pool_from_texts(texts: list[str], size: int = 2500) -> str:
     return "".join(ch for ch, _ in cnt.most_common(size))
 
 
-def training_slot(rng: random.Random, kind: str, train_cities: list[str], char_pool: str, banned: set[str]) -> str:
+def training_slot(rng: random.Random, kind: str, train_cities: list[str], char_pool: str, banned: set[str],
+                  real_share: float = 0.45) -> str:
     """A slot value for training: real names, made-up names from the char pool, codes; never a held-out one."""
     while True:
         if kind == "weather":
             r = rng.random()
-            if r < 0.45:
+            if r < real_share:
                 s = rng.choice(train_cities) + rng.choice(SUFFIXES)
-            elif r < 0.92:
+            elif r < 0.92:  # made-up names: copying is the only way to get them right
                 s = random_name(rng, char_pool, 2, 4)
             else:
                 s = rng.choice(LATIN_CITIES)
@@ -228,7 +229,8 @@ def training_slot(rng: random.Random, kind: str, train_cities: list[str], char_p
             return s
 
 
-def make_sft_records(n: int, seed: int, char_pool: str, tool_share: float = 0.8, short_share: float = 0.5) -> list[dict]:
+def make_sft_records(n: int, seed: int, char_pool: str, tool_share: float = 0.8, short_share: float = 0.5,
+                     real_share: float = 0.45) -> list[dict]:
     """``n`` training dialogues (official JSONL records), deterministic in ``seed``; ``short_share`` of the tool
     dialogues end right after the call (see ``tool_dialogue``)."""
     rng = random.Random(seed)
@@ -239,7 +241,7 @@ def make_sft_records(n: int, seed: int, char_pool: str, tool_share: float = 0.8,
         r = rng.random()
         if r < tool_share:
             kind = "weather" if rng.random() < 0.5 else "stock"
-            slot = training_slot(rng, kind, train_cities, char_pool, banned)
+            slot = training_slot(rng, kind, train_cities, char_pool, banned, real_share)
             tpl = WEATHER_TRAIN if kind == "weather" else STOCK_TRAIN
             out.append(tool_dialogue(rng, kind, slot, tpl, short=rng.random() < short_share))
         elif r < tool_share + 0.05:
