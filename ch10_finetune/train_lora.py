@@ -244,6 +244,23 @@ def _keep_trainable_only(models, weights, output_dir) -> None:
         weights[i] = {k: v for k, v in weights[i].items() if k in keep}
 
 
+def _load_trainable_only(models, input_dir) -> None:
+    """load_state pre-hook: put the saved LoRA tensors back with ``strict=False`` ourselves (safetensors' own
+    loader refuses models whose frozen q/k/v weights are views of one fused tensor, as the ChatGLM3 loader makes
+    them), then empty the list so accelerate does not load them again."""
+    from safetensors.torch import load_file
+
+    for i, m in enumerate(models):
+        path = Path(input_dir) / ("model.safetensors" if i == 0 else f"model_{i}.safetensors")
+        if not path.is_file():
+            continue
+        inner = m.module if hasattr(m, "module") else m
+        result = inner.load_state_dict(load_file(str(path)), strict=False)
+        if result.unexpected_keys:
+            raise RuntimeError(f"{path} does not belong to this model: {result.unexpected_keys[:3]} ...")
+    models.clear()
+
+
 def save_checkpoint(accelerator, out: Path, state: dict) -> None:
     """``accelerator.save_state`` into a temporary folder, then swap it in (a kill mid-save keeps the old one)."""
     tmp, final, old = out / "checkpoint.tmp", out / "checkpoint", out / "checkpoint.old"
@@ -310,7 +327,10 @@ def run_training(cfg: dict, build_model: Callable = build_lora_model, title: str
         raise SystemExit(f"no usable training examples in {cfg['train_file']} (see the report above)")
 
     collate = SFTCollator(pad_id=tok.pad_token_id)
-    train_loader = DataLoader(train_ex, batch_size=cfg["batch_size"], shuffle=True, collate_fn=collate)
+    # the loader's own generator: starting an epoch (or skipping into one after --resume) must not draw from the
+    # global RNG that dropout uses, or a resumed run would diverge from an uninterrupted one
+    train_loader = DataLoader(train_ex, batch_size=cfg["batch_size"], shuffle=True, collate_fn=collate,
+                              generator=torch.Generator().manual_seed(cfg["seed"]))
     dev_loader = DataLoader(dev_ex, batch_size=cfg["batch_size"], shuffle=False, collate_fn=collate)
     decay = [p for n, p in model.named_parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(decay, lr=cfg["lr"], weight_decay=cfg["weight_decay"])
@@ -326,6 +346,7 @@ def run_training(cfg: dict, build_model: Callable = build_lora_model, title: str
     model, optimizer, train_loader, dev_loader, scheduler = accelerator.prepare(
         model, optimizer, train_loader, dev_loader, scheduler)
     accelerator.register_save_state_pre_hook(_keep_trainable_only)
+    accelerator.register_load_state_pre_hook(_load_trainable_only)
     say(f"[train] {len(train_ex)} conversations, batch {cfg['batch_size']} x {accelerator.num_processes} "
         f"process(es) x {cfg['grad_accum']} accumulation, {steps_per_epoch} steps/epoch, {total_steps} steps, "
         f"lr {cfg['lr']}")
@@ -346,7 +367,7 @@ def run_training(cfg: dict, build_model: Callable = build_lora_model, title: str
              "elapsed": 0.0}
     ckpt = out / "checkpoint"
     if cfg["resume"] and (ckpt / STATE_FILE).is_file():
-        accelerator.load_state(str(ckpt), strict=False)   # only LoRA tensors were saved
+        accelerator.load_state(str(ckpt))   # the pre-hooks save and load only the LoRA tensors
         state = json.loads((ckpt / STATE_FILE).read_text(encoding="utf-8"))
         say(f"[resume] from {ckpt}: step {state['step']}/{total_steps}, epoch {state['epoch']}, "
             f"batch {state['batch_in_epoch']} of the epoch")

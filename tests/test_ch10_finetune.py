@@ -38,7 +38,7 @@ def _write_small_data(folder: Path) -> tuple[Path, Path]:
 def _train_cfg(tiny_ckpt, data_dir: Path, out: Path, **kw) -> dict:
     tr, dv = _write_small_data(data_dir)
     cfg = {"model": str(tiny_ckpt), "train_file": str(tr), "dev_file": str(dv), "output_dir": str(out),
-           "max_steps": 6, "batch_size": 4, "max_length": 96, "n_eval": 2, "n_demo": 1, "max_new_tokens": 4,
+           "max_steps": 6, "batch_size": 4, "max_length": 256, "n_eval": 2, "n_demo": 1, "max_new_tokens": 4,
            "save_every": 2, "eval_every": 0, "log_every": 1, "seed": 1}
     cfg.update(kw)
     return cfg
