@@ -148,25 +148,17 @@ def format_table(columns: dict[str, dict]) -> str:
 
 
 def main(cfg: Config) -> dict:
-    handle = None
-    url = cfg.url
-    if url is None:  # start our own server on a free loopback port
-        from ch03_gradio.openai_api import Config as ServerConfig, start_in_thread
-        handle = start_in_thread(ServerConfig(model=cfg.model, precision=cfg.precision, device=cfg.device, port=0,
-                                              api_key=cfg.api_key, log_level="warning",
-                                              max_batch_size=max(cfg.concurrency, 1)))
-        url = handle.url
-        print(f"started a server at {url}")
-    url = url.rstrip("/").removesuffix("/v1")
-    try:
+    from ch03_gradio.openai_api import server_url
+
+    with server_url(cfg.url, model=cfg.model, precision=cfg.precision, device=cfg.device, api_key=cfg.api_key,
+                    max_batch_size=max(cfg.concurrency, 1)) as url:
         if cfg.compare:
             prompts = [f"{cfg.prompt}（{i}）" for i in range(cfg.concurrency)]
             asyncio.run(run_load(url, cfg.api_key, prompts[:1], 1, min(cfg.max_tokens, 4), cfg.timeout))  # warm up
             seq = asyncio.run(run_load(url, cfg.api_key, prompts, 1, cfg.max_tokens, cfg.timeout))
             par = asyncio.run(run_load(url, cfg.api_key, prompts, cfg.concurrency, cfg.max_tokens, cfg.timeout))
-            columns = {"sequential": seq, f"{cfg.concurrency} concurrent": par}
             ratio = par["output_throughput"] / seq["output_throughput"] if seq["output_throughput"] else 0.0
-            print(format_table(columns))
+            print(format_table({"sequential": seq, f"{cfg.concurrency} concurrent": par}))
             print(f"throughput ratio ({cfg.concurrency} concurrent / sequential): {ratio:.2f}x")
             return {"sequential": seq, "concurrent": par, "ratio": ratio, "url": url}
         prompts = [f"{cfg.prompt}（{i}）" for i in range(cfg.num_prompts)]
@@ -175,9 +167,6 @@ def main(cfg: Config) -> dict:
         if result["errors"]:
             print("errors:", *result["errors"], sep="\n  ")
         return {"result": result, "url": url}
-    finally:
-        if handle is not None:
-            handle.stop()
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ body-size and max_tokens limits, OpenAI-style 4xx errors, and no CORS unless you
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
@@ -29,6 +30,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 if __package__ in (None, ""):  # `python ch03_gradio/openai_api.py` as well as `python -m ch03_gradio.openai_api`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -118,6 +120,21 @@ def start_in_thread(cfg: Config, model=None, tokenizer=None, timeout: float = 30
         time.sleep(0.05)
     port = server.servers[0].sockets[0].getsockname()[1]
     return ServerHandle(f"http://{cfg.host}:{port}", app, engine, server, thread)
+
+
+@contextlib.contextmanager
+def server_url(url: str | None = None, **server_options) -> Iterator[str]:
+    """The base URL (without ``/v1``) of ``url``, or of a server started here with ``Config(**server_options)``
+    (any free port; stopped when the ``with`` block ends). Used by the client demo and the benchmark."""
+    if url:
+        yield url.rstrip("/").removesuffix("/v1")
+        return
+    handle = start_in_thread(Config(**{"port": 0, "log_level": "warning", **server_options}))
+    print(f"started a server at {handle.url}")
+    try:
+        yield handle.url
+    finally:
+        handle.stop()
 
 
 def main(cfg: Config) -> dict:

@@ -37,13 +37,10 @@ def main(cfg: Config) -> dict:
 
     from ch03_gradio.server.chat_client import DEMO_TOOLS, run_tool
 
-    handle = None
-    base_url = cfg.base_url
-    if cfg.start_server:
-        from ch03_gradio.openai_api import Config as ServerConfig, start_in_thread
-        handle = start_in_thread(ServerConfig(model=cfg.model, port=0, api_key=cfg.api_key, log_level="warning"))
-        base_url = handle.url + "/v1"
-    try:
+    from ch03_gradio.openai_api import server_url
+
+    with server_url(None if cfg.start_server else cfg.base_url, model=cfg.model, api_key=cfg.api_key) as url:
+        base_url = url + "/v1"
         client = OpenAI(base_url=base_url, api_key=cfg.api_key or os.environ.get("CHATGLM3_API_KEY") or "EMPTY")
         model = cfg.model_name or client.models.list().data[0].id
         print(f"server {base_url}, model {model}")
@@ -92,9 +89,6 @@ def main(cfg: Config) -> dict:
         print(f"[4] embeddings: {len(e.data)} x {len(a)} dims, cosine(0, 1) = {cosine:.3f}")
         return {"model": model, "answer": answer, "streamed": streamed, "tool_calls": calls, "tool_answer": final,
                 "embedding_dim": len(a), "cosine": cosine}
-    finally:
-        if handle is not None:
-            handle.stop()
 
 
 if __name__ == "__main__":

@@ -26,38 +26,13 @@ if __package__ in (None, ""):
 import gradio as gr  # noqa: E402  (light enough; the model is loaded in main)
 
 from ch03_gradio.gradio_basics.launching import HelpFormatter, LaunchConfig, add_launch_args, launch  # noqa: E402
-from ch03_gradio.server.chat_client import DEMO_TOOLS, GenSettings, chat_turn, display_messages  # noqa: E402
+from ch03_gradio.server.chat_client import DEMO_TOOLS, ChatUIConfig, GenSettings, add_chat_ui_args, chat_turn, \
+    display_messages, make_backend  # noqa: E402
 
 
 @dataclass
-class Config(LaunchConfig):
-    model: str | None = None
-    precision: str = "fp32"
-    device: str = "cpu"
-    api_base: str | None = None
-    api_key: str | None = None
-    api_model: str | None = None
-    max_new_tokens: int = 512
-    temperature: float = 0.8
-    top_p: float = 0.8
-    repetition_penalty: float = 1.0
-    seed: int | None = None
-    system: str = ""
-    tools: bool = False
-
-
-def make_backend(cfg: Config):
-    """``--api-base`` -> the OpenAI client; otherwise the model in this process."""
-    from ch03_gradio.server.chat_client import ApiChat, InProcessChat
-    if cfg.api_base:
-        return ApiChat(cfg.api_base, cfg.api_key, cfg.api_model)
-    from common.cli import model_from_args
-    from common.resolve import resolve_model_path
-    if cfg.seed is not None:
-        import torch
-        torch.manual_seed(cfg.seed)
-    model, tok = model_from_args(cfg)
-    return InProcessChat(model, tok, name=resolve_model_path(cfg.model).name)
+class Config(LaunchConfig, ChatUIConfig):
+    """Launch options (host, port, auth ...) + the chat options shared with the streamlit demo."""
 
 
 def last_user_index(messages: list[dict]) -> int:
@@ -133,18 +108,7 @@ def main(cfg: Config) -> gr.Blocks:
 
 
 if __name__ == "__main__":
-    from common.cli import add_generation_args, add_model_args
-
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
-    add_model_args(parser)
-    add_generation_args(parser, max_new_tokens=Config.max_new_tokens)
-    g = parser.add_argument_group("chat")
-    g.add_argument("--api-base", default=None,
-                   help="OpenAI-compatible server to use instead of loading the model here, e.g. "
-                        "http://127.0.0.1:8000 (openai_api.py) or a vLLM server")
-    g.add_argument("--api-key", default=None, help="API key for --api-base")
-    g.add_argument("--api-model", default=None, help="model id at --api-base (default: the first it serves)")
-    g.add_argument("--system", default="", help="initial system prompt")
-    g.add_argument("--tools", action="store_true", help="start with the example tools enabled")
+    add_chat_ui_args(parser)
     add_launch_args(parser)
     main(Config(**vars(parser.parse_args())))

@@ -16,28 +16,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from ch03_gradio.server.chat_client import ChatUIConfig, add_chat_ui_args  # noqa: E402  (light: no torch)
 
-@dataclass
-class Config:
-    model: str | None = None
-    precision: str = "fp32"
-    device: str = "cpu"
-    api_base: str | None = None
-    api_key: str | None = None
-    api_model: str | None = None
-    max_new_tokens: int = 512
-    temperature: float = 0.8
-    top_p: float = 0.8
-    repetition_penalty: float = 1.0
-    seed: int | None = None
-    system: str = ""
-    tools: bool = False
+
+Config = ChatUIConfig   # the same options as the gradio demo, without the launch flags
 
 
 def _backend(cfg: Config):
@@ -45,8 +32,8 @@ def _backend(cfg: Config):
 
     @st.cache_resource(show_spinner="加载模型 loading the model…")
     def load(model, precision, device, api_base, api_key, api_model, seed):
-        from ch03_gradio.web_demo_gradio import Config as GradioConfig, make_backend
-        return make_backend(GradioConfig(model=model, precision=precision, device=device, api_base=api_base,
+        from ch03_gradio.server.chat_client import make_backend
+        return make_backend(ChatUIConfig(model=model, precision=precision, device=device, api_base=api_base,
                                          api_key=api_key, api_model=api_model, seed=seed))
 
     return load(cfg.model, cfg.precision, cfg.device, cfg.api_base, cfg.api_key, cfg.api_model, cfg.seed)
@@ -116,17 +103,8 @@ def _running_in_streamlit() -> bool:
 
 
 if __name__ == "__main__":
-    from common.cli import add_generation_args, add_model_args
-
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    add_model_args(parser)
-    add_generation_args(parser, max_new_tokens=Config.max_new_tokens)
-    parser.add_argument("--api-base", default=None,
-                        help="OpenAI-compatible server instead of an in-process model, e.g. http://127.0.0.1:8000")
-    parser.add_argument("--api-key", default=None, help="API key for --api-base")
-    parser.add_argument("--api-model", default=None, help="model id at --api-base (default: the first it serves)")
-    parser.add_argument("--system", default="", help="initial system prompt")
-    parser.add_argument("--tools", action="store_true", help="start with the example tools enabled")
+    add_chat_ui_args(parser)
     args = parser.parse_args()
     if not _running_in_streamlit():  # plain `python web_demo_streamlit.py ...`: hand over to `streamlit run`
         cmd = [sys.executable, "-m", "streamlit", "run", str(Path(__file__).resolve()),

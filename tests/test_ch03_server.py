@@ -380,3 +380,20 @@ def test_bench_and_client_demo_scripts(server):
     out = openai_client_demo.main(openai_client_demo.Config(base_url=server.url + "/v1", api_key=KEY))
     assert out["answer"] == GREETING and out["tool_calls"][0]["arguments"] == {"city_name": "北京"}
     assert out["tool_answer"] == WEATHER_ANSWER
+
+
+def test_cors_off_by_default_and_env_api_key(server, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from ch03_gradio.openai_api import Config, build
+    from ch03_gradio.server.app import ServerSettings, create_app
+    preflight = {"Origin": "http://example.com", "Access-Control-Request-Method": "POST"}
+    closed = TestClient(create_app(server.engine, ServerSettings()))
+    assert "access-control-allow-origin" not in closed.options("/v1/chat/completions", headers=preflight).headers
+    opened = TestClient(create_app(server.engine, ServerSettings(cors_origins=["http://example.com"])))
+    r = opened.options("/v1/chat/completions", headers=preflight)
+    assert r.headers["access-control-allow-origin"] == "http://example.com"
+    monkeypatch.setenv("CHATGLM3_API_KEY", "sk-from-env")
+    app, engine = build(Config(), server.engine.model, server.engine.tokenizer)
+    engine.stop()
+    assert app.state.settings.api_key == "sk-from-env"

@@ -120,6 +120,7 @@ def test_gradio_chat_ui(browser, loaded):
         expect(page.locator("#chatglm3-chatbot")).to_contain_text("调用工具 get_weather")
         page.get_by_text("调用工具 get_weather").click()            # open the box: the call's JSON arguments
         expect(page.locator("#chatglm3-chatbot")).to_contain_text('"city_name": "北京"', timeout=10_000)
+        page.wait_for_timeout(800)
         page.screenshot(path=str(output_dir("test-artifacts") / "ch03_gradio_chat.png"), full_page=True)
         page.get_by_role("button", name="重新生成 Regenerate").click()
         expect(page.locator("#chatglm3-chatbot")).not_to_contain_text(WEATHER_ANSWER, timeout=30_000)
@@ -163,7 +164,8 @@ def test_streamlit_chat_ui(browser, api_server):
         expect(page.get_by_text(WEATHER_ANSWER)).to_be_visible(timeout=90_000)
         expect(page.get_by_text("调用工具 get_weather")).to_be_visible()
         page.get_by_text("调用工具 get_weather").click()
-        expect(page.get_by_text('"city_name": "北京"')).to_be_visible(timeout=10_000)
+        expect(page.get_by_text('"city_name": "北京"').first).to_be_visible(timeout=10_000)
+        page.wait_for_timeout(800)   # let the expander finish opening
         page.screenshot(path=str(output_dir("test-artifacts") / "ch03_streamlit_chat.png"), full_page=True)
     finally:
         page.close()

@@ -15,9 +15,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
-from common.openai_protocol import ProtocolError, history_to_messages, messages_to_history, tools_to_chatglm
+from common.openai_protocol import messages_to_history, tools_to_chatglm
 from common.prompts import example_tools
-from common.toolcall import arguments_json, fenced_tool_call
+from common.toolcall import arguments_json
 
 
 # ============================================================================================== demo tools
@@ -61,6 +61,54 @@ class ChatUpdate:
     content: str = ""
     tool_calls: list[dict] = field(default_factory=list)   # [{"id", "name", "arguments"}] (arguments: JSON text)
     finished: bool = False
+
+
+@dataclass
+class ChatUIConfig:
+    """Options both web demos share (gradio adds its launch options)."""
+
+    model: str | None = None
+    precision: str = "fp32"
+    device: str = "cpu"
+    api_base: str | None = None
+    api_key: str | None = None
+    api_model: str | None = None
+    max_new_tokens: int = 512
+    temperature: float = 0.8
+    top_p: float = 0.8
+    repetition_penalty: float = 1.0
+    seed: int | None = None
+    system: str = ""
+    tools: bool = False
+
+
+def add_chat_ui_args(parser) -> None:
+    """The web demos' flags: model, generation defaults, and where the model lives (here or ``--api-base``)."""
+    from common.cli import add_generation_args, add_model_args
+
+    add_model_args(parser)
+    add_generation_args(parser, max_new_tokens=ChatUIConfig.max_new_tokens)
+    g = parser.add_argument_group("chat")
+    g.add_argument("--api-base", default=None,
+                   help="OpenAI-compatible server to use instead of loading the model here, e.g. "
+                        "http://127.0.0.1:8000 (openai_api.py) or a vLLM server")
+    g.add_argument("--api-key", default=None, help="API key for --api-base")
+    g.add_argument("--api-model", default=None, help="model id at --api-base (default: the first it serves)")
+    g.add_argument("--system", default="", help="initial system prompt")
+    g.add_argument("--tools", action="store_true", help="start with the example tools enabled")
+
+
+def make_backend(cfg: ChatUIConfig):
+    """``--api-base`` -> :class:`ApiChat`; otherwise the model loaded in this process (:class:`InProcessChat`)."""
+    if cfg.api_base:
+        return ApiChat(cfg.api_base, cfg.api_key, cfg.api_model)
+    from common.cli import model_from_args
+    from common.resolve import resolve_model_path
+    if cfg.seed is not None:
+        import torch
+        torch.manual_seed(cfg.seed)
+    model, tok = model_from_args(cfg)
+    return InProcessChat(model, tok, name=resolve_model_path(cfg.model).name)
 
 
 @dataclass
@@ -218,6 +266,3 @@ def scripted_dialogues() -> list[tuple[list[dict], list[dict] | None, dict]]:
          DEMO_TOOLS, {"content": f"北京今天{w['weather']}，气温 {w['temperature']}°C。"}),
     ]
 
-
-__all__ = ["ApiChat", "ChatUpdate", "DEMO_TOOLS", "GenSettings", "InProcessChat", "ProtocolError", "chat_turn",
-           "display_messages", "fenced_tool_call", "history_to_messages", "run_tool", "scripted_dialogues"]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -108,15 +109,20 @@ def scripted_checkpoint(out_dir: str | Path | None = None, max_steps: int = 600)
     stamp = out / "SCRIPT_KEY"
     if stamp.is_file() and stamp.read_text().strip() == key and (out / "config.json").is_file():
         return out
-    tmp = out.with_name(out.name + ".tmp")
+    tmp = out.with_name(f"{out.name}.tmp{os.getpid()}")   # several test processes may build at once
     shutil.rmtree(tmp, ignore_errors=True)
-    make_tiny_checkpoint(tmp, texts=tokenizer_corpus(dialogues) * 3, vocab_size=800, **TINY_CONFIG)
-    model, tok = load_model_and_tokenizer(tmp, quiet=True)
+    make_tiny_checkpoint(tmp / "init", texts=tokenizer_corpus(dialogues) * 3, vocab_size=800, **TINY_CONFIG)
+    model, tok = load_model_and_tokenizer(tmp / "init", quiet=True)
     report = train_scripted(model, tok, dialogues, max_steps=max_steps)
-    shutil.rmtree(out, ignore_errors=True)
-    save_official_checkpoint(model, out, tokenizer=tok)
-    (out / "TRAINING.json").write_text(json.dumps(report) + "\n")
-    stamp.write_text(key + "\n")
+    trained = save_official_checkpoint(model, tmp / "trained", tokenizer=tok)
+    (trained / "TRAINING.json").write_text(json.dumps(report) + "\n")
+    (trained / "SCRIPT_KEY").write_text(key + "\n")
+    if not (stamp.is_file() and stamp.read_text().strip() == key):   # nobody finished first
+        shutil.rmtree(out, ignore_errors=True)
+        try:
+            trained.rename(out)
+        except OSError:
+            pass
     shutil.rmtree(tmp, ignore_errors=True)
     return out
 
