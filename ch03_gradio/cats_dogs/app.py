@@ -13,7 +13,6 @@ again at start-up, so predictions work right after a restart; the page says whic
 """
 from __future__ import annotations
 
-import argparse
 import threading
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -22,9 +21,9 @@ import gradio as gr
 import pandas as pd
 
 from ch03_gradio.cats_dogs.data import CLASSES, make_synthetic_dataset
-from ch03_gradio.cats_dogs.train import (TrainConfig, default_weights_path, format_event, iter_training,
-                                         load_checkpoint, predict)
-from ch03_gradio.gradio_basics.launching import HelpFormatter, LaunchConfig, add_launch_args, launch
+from ch03_gradio.cats_dogs.train import (TrainConfig, add_train_args, default_weights_path, format_event,
+                                         iter_training, load_checkpoint, predict)
+from ch03_gradio.gradio_basics.launching import LaunchConfig, launch, launch_parser
 
 SYNTHETIC_WARNING = ("⚠️ **合成数据 SYNTHETIC data**: 训练用的是 `data.py` 画出来的卡通猫狗，模型认不出真实照片。"
                      "Training on cartoon cats/dogs drawn by `data.py` — the model will not recognise real photos. "
@@ -154,27 +153,5 @@ def main(cfg: Config) -> gr.Blocks:
 
 
 if __name__ == "__main__":
-    d = Config()
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
-    parser.add_argument("--data-dir", default=d.data_dir,
-                        help="Kaggle-layout folder or one with cats/ and dogs/ (pre-filled in the page); "
-                             "empty = synthetic cartoons")
-    parser.add_argument("--synthetic-per-class", type=int, default=d.synthetic_per_class,
-                        help="synthetic images per class")
-    parser.add_argument("--max-per-class", type=int, default=d.max_per_class,
-                        help="use at most this many real images per class (keeps CPU epochs short)")
-    parser.add_argument("--image-size", type=int, default=d.image_size, help="images are resized to this square")
-    parser.add_argument("--width", type=int, default=d.width, help="SmallResNet width")
-    parser.add_argument("--blocks", type=int, default=d.blocks, help="BasicBlocks per stage")
-    parser.add_argument("--epochs", type=int, default=d.epochs, help="initial value of the epochs slider")
-    parser.add_argument("--batch-size", type=int, default=d.batch_size, help="initial batch size")
-    parser.add_argument("--lr", type=float, default=d.lr, help="initial peak learning rate")
-    parser.add_argument("--weight-decay", type=float, default=d.weight_decay, help="AdamW weight decay")
-    parser.add_argument("--val-fraction", type=float, default=d.val_fraction, help="share of images held out")
-    parser.add_argument("--seed", type=int, default=d.seed, help="seed for data split, init and augmentation")
-    parser.add_argument("--device", default=d.device, help="auto | cpu | cuda | mps")
-    parser.add_argument("--threads", type=int, default=d.threads, help="torch CPU threads (0 = torch default)")
-    parser.add_argument("--weights", default=d.weights,
-                        help="model file to load at start and to save to (default: outputs/ch03/cats_dogs/...)")
-    add_launch_args(parser)
-    main(Config(**vars(parser.parse_args())))
+    # the training flags pre-fill the page (data folder, epochs, ...); the launch flags start the server
+    main(Config(**vars(add_train_args(launch_parser(__doc__)).parse_args())))

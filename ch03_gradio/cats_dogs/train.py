@@ -189,10 +189,18 @@ def save_curves(history: list[dict], path: str | Path) -> Path:
 
 def iter_training(cfg: TrainConfig) -> Iterator[dict]:
     """Yield ``{"event": "start", ...}``, one ``{"event": "epoch", ...}`` per epoch, then ``{"event": "done", ...}``."""
+    previous_threads = torch.get_num_threads()
     if cfg.threads > 0:
         # Tiny convolutions spend more time synchronising threads than computing: one thread is fastest
         # here (measured 10x faster on a busy 2-core machine). Raise it for width>=32 on real photos.
         torch.set_num_threads(cfg.threads)
+    try:
+        yield from _training_events(cfg)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _training_events(cfg: TrainConfig) -> Iterator[dict]:
     torch.manual_seed(cfg.seed)
     data_dir, synthetic = resolve_data(cfg)
     samples, layout = find_samples(data_dir)
@@ -258,9 +266,9 @@ def main(cfg: TrainConfig) -> dict:
     return result
 
 
-if __name__ == "__main__":
+def add_train_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The training flags (defaults from :class:`TrainConfig`); train.py and the gradio app both use them."""
     d = TrainConfig()
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
     parser.add_argument("--data-dir", default=d.data_dir,
                         help="Kaggle-layout folder (cat.0.jpg ...) or one with cats/ and dogs/; empty = synthetic set")
     parser.add_argument("--synthetic-per-class", type=int, default=d.synthetic_per_class,
@@ -281,4 +289,9 @@ if __name__ == "__main__":
                         help="torch CPU threads (0 = torch default); 1 is fastest for this small net")
     parser.add_argument("--weights", default=d.weights,
                         help="where to save the best model (default: outputs/ch03/cats_dogs/" + WEIGHTS_NAME + ")")
+    return parser
+
+
+if __name__ == "__main__":
+    parser = add_train_args(argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter))
     main(TrainConfig(**vars(parser.parse_args())))

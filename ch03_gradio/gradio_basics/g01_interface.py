@@ -11,12 +11,11 @@ Run:  python -m ch03_gradio.gradio_basics.g01_interface      then open http://12
 """
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 
 import gradio as gr
 
-from ch03_gradio.gradio_basics.launching import HelpFormatter, LaunchConfig, add_launch_args, launch
+from ch03_gradio.gradio_basics.launching import LaunchConfig, launch, launch_parser
 
 
 @dataclass
@@ -67,7 +66,6 @@ def main(cfg: Config) -> gr.Blocks:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    parser = launch_parser(__doc__)
     parser.add_argument("--title", default=Config.title, help="page title")
-    add_launch_args(parser)
     main(Config(**vars(parser.parse_args())))

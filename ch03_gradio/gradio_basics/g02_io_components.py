@@ -16,7 +16,6 @@ Run:  python -m ch03_gradio.gradio_basics.g02_io_components
 """
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 
 import gradio as gr
@@ -24,7 +23,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageFilter
 
-from ch03_gradio.gradio_basics.launching import HelpFormatter, LaunchConfig, add_launch_args, launch
+from ch03_gradio.gradio_basics.launching import LaunchConfig, launch, launch_parser
 
 FILTERS = ["sepia 怀旧", "invert 反色", "flip 左右翻转", "blur 模糊"]
 
@@ -103,6 +102,4 @@ def main(cfg: Config) -> gr.Blocks:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
-    add_launch_args(parser)
-    main(Config(**vars(parser.parse_args())))
+    main(Config(**vars(launch_parser(__doc__).parse_args())))

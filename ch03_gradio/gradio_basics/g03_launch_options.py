@@ -19,14 +19,12 @@ Run:  python -m ch03_gradio.gradio_basics.g03_launch_options --auth reader:chatg
 """
 from __future__ import annotations
 
-import argparse
 import json
 from dataclasses import dataclass
 
 import gradio as gr
 
-from ch03_gradio.gradio_basics.launching import (HelpFormatter, LaunchConfig, add_launch_args, launch,
-                                                 launch_kwargs)
+from ch03_gradio.gradio_basics.launching import LaunchConfig, launch, launch_kwargs, launch_parser
 
 
 @dataclass
@@ -69,6 +67,4 @@ def main(cfg: Config) -> gr.Blocks:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
-    add_launch_args(parser)
-    main(Config(**vars(parser.parse_args())))
+    main(Config(**vars(launch_parser(__doc__).parse_args())))

@@ -12,7 +12,6 @@ Run:  python -m ch03_gradio.gradio_basics.g04_varied_components
 """
 from __future__ import annotations
 
-import argparse
 import html
 import re
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
-from ch03_gradio.gradio_basics.launching import HelpFormatter, LaunchConfig, add_launch_args, launch
+from ch03_gradio.gradio_basics.launching import LaunchConfig, launch, launch_parser
 from common.paths import output_dir
 
 SAMPLE_RATE = 16_000
@@ -134,6 +133,4 @@ def main(cfg: Config) -> gr.Blocks:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
-    add_launch_args(parser)
-    main(Config(**vars(parser.parse_args())))
+    main(Config(**vars(launch_parser(__doc__).parse_args())))

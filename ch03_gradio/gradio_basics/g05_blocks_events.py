@@ -19,13 +19,12 @@ Run:  python -m ch03_gradio.gradio_basics.g05_blocks_events
 """
 from __future__ import annotations
 
-import argparse
 import time
 from dataclasses import dataclass
 
 import gradio as gr
 
-from ch03_gradio.gradio_basics.launching import HelpFormatter, LaunchConfig, add_launch_args, launch
+from ch03_gradio.gradio_basics.launching import LaunchConfig, launch, launch_parser
 
 
 @dataclass
@@ -100,8 +99,7 @@ def main(cfg: Config) -> gr.Blocks:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    parser = launch_parser(__doc__)
     parser.add_argument("--slow-step-s", type=float, default=Config.slow_step_s,
                         help="seconds the simulated slow job sleeps")
-    add_launch_args(parser)
     main(Config(**vars(parser.parse_args())))

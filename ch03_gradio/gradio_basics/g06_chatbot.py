@@ -18,14 +18,13 @@ Run:  python -m ch03_gradio.gradio_basics.g06_chatbot
 """
 from __future__ import annotations
 
-import argparse
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import gradio as gr
 
-from ch03_gradio.gradio_basics.launching import HelpFormatter, LaunchConfig, add_launch_args, launch
+from ch03_gradio.gradio_basics.launching import LaunchConfig, launch, launch_parser
 
 
 @dataclass
@@ -107,8 +106,7 @@ def main(cfg: Config) -> gr.Blocks:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    parser = launch_parser(__doc__)
     parser.add_argument("--delay-s", type=float, default=Config.delay_s,
                         help="pause between streamed characters (shows the streaming)")
-    add_launch_args(parser)
     main(Config(**vars(parser.parse_args())))

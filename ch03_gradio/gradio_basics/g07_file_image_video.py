@@ -12,7 +12,6 @@ Run:  python -m ch03_gradio.gradio_basics.g07_file_image_video
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ import gradio as gr
 import pandas as pd
 from PIL import Image, ImageFilter, ImageOps
 
-from ch03_gradio.gradio_basics.launching import HelpFormatter, LaunchConfig, add_launch_args, launch
+from ch03_gradio.gradio_basics.launching import LaunchConfig, launch, launch_parser
 from ch03_gradio.video_colorize.video_io import iter_frames, make_sample_video, probe
 from common.paths import output_dir
 
@@ -101,6 +100,4 @@ def main(cfg: Config) -> gr.Blocks:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
-    add_launch_args(parser)
-    main(Config(**vars(parser.parse_args())))
+    main(Config(**vars(launch_parser(__doc__).parse_args())))

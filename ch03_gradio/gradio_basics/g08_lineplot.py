@@ -12,14 +12,13 @@ Run:  python -m ch03_gradio.gradio_basics.g08_lineplot
 """
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 
 import gradio as gr
 import numpy as np
 import pandas as pd
 
-from ch03_gradio.gradio_basics.launching import HelpFormatter, LaunchConfig, add_launch_args, launch
+from ch03_gradio.gradio_basics.launching import LaunchConfig, launch, launch_parser
 
 
 
@@ -88,8 +87,7 @@ def main(cfg: Config) -> gr.Blocks:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    parser = launch_parser(__doc__)
     parser.add_argument("--tick-s", type=float, default=Config.tick_s, help="seconds between live-plot updates")
     parser.add_argument("--seed", type=int, default=Config.seed, help="seed of the simulated loss noise")
-    add_launch_args(parser)
     main(Config(**vars(parser.parse_args())))

@@ -63,8 +63,13 @@ def add_launch_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help="largest upload the server accepts, e.g. 20mb, 1gb")
     g.add_argument("--inbrowser", action="store_true", help="open the app in the default browser")
     g.add_argument("--no-launch", dest="launch", action="store_false",
-                   help="only build the app (check that it constructs) and exit")
+                   help="only build the app (check that it constructs) and exit (launch=%(default)s)")
     return parser
+
+
+def launch_parser(doc: str | None) -> argparse.ArgumentParser:
+    """The ``__main__`` parser of an app: its docstring as help text, every default shown, the launch flags added."""
+    return add_launch_args(argparse.ArgumentParser(description=doc, formatter_class=HelpFormatter))
 
 
 def parse_auth(items: list[str] | None) -> list[tuple[str, str]] | None:

@@ -12,13 +12,12 @@ and shows its palette controls. See ``colorizers.py`` for the model files and th
 """
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 
 import gradio as gr
 import numpy as np
 
-from ch03_gradio.gradio_basics.launching import HelpFormatter, LaunchConfig, add_launch_args, launch
+from ch03_gradio.gradio_basics.launching import LaunchConfig, launch, launch_parser
 from ch03_gradio.video_colorize.colorize import colorize_video
 from ch03_gradio.video_colorize.colorizers import COLORIZERS, PALETTES, Colorizer, PseudoColorizer, make_colorizer
 from ch03_gradio.video_colorize.video_io import iter_frames, make_sample_video
@@ -104,7 +103,7 @@ def main(cfg: Config) -> gr.Blocks:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    parser = launch_parser(__doc__)
     parser.add_argument("--colorizer", choices=COLORIZERS, default=Config.colorizer,
                         help="auto = a real model if --model-dir has one, else classical pseudo-colour")
     parser.add_argument("--model-dir", default=None,
@@ -114,5 +113,4 @@ if __name__ == "__main__":
     parser.add_argument("--device", default=Config.device, help="torch device for the PyTorch port (cpu, cuda)")
     parser.add_argument("--max-seconds", type=float, default=Config.max_seconds,
                         help="initial value of the 'max seconds' slider")
-    add_launch_args(parser)
     main(Config(**vars(parser.parse_args())))
