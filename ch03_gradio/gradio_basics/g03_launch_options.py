@@ -45,6 +45,8 @@ def describe_request(request: gr.Request) -> dict:
 def printable_launch_kwargs(cfg: LaunchConfig) -> dict:
     """launch kwargs with passwords masked (for the page and the console)."""
     kwargs = launch_kwargs(cfg)
+    if kwargs["server_port"] is None:
+        kwargs["server_port"] = "None (= first free port from 7860)"
     if kwargs["auth"]:
         kwargs["auth"] = [(user, "***") for user, _ in kwargs["auth"]]
     return kwargs
