@@ -25,7 +25,7 @@ PACKAGES = [
     ("tqdm", "tqdm", "4.66", "progress bars"),
     ("psutil", "psutil", "5.9", "memory readings"),
     ("bitsandbytes", "bitsandbytes", "0.45", "ch02 int8/int4 on CUDA, ch10 QLoRA"),
-    ("gradio", "gradio", "5.0", "ch03 web UIs"),
+    ("gradio", "gradio", "6.0", "ch03 web UIs"),
     ("streamlit", "streamlit", "1.40", "ch03 streamlit client"),
     ("fastapi", "fastapi", "0.110", "ch03 OpenAI-compatible server"),
     ("uvicorn", "uvicorn", "0.29", "ch03 server"),
