@@ -397,3 +397,16 @@ def test_cors_off_by_default_and_env_api_key(server, monkeypatch):
     app, engine = build(Config(), server.engine.model, server.engine.tokenizer)
     engine.stop()
     assert app.state.settings.api_key == "sk-from-env"
+
+
+def test_demo_model_tool_round_trip_through_the_server():
+    """Tier 2: the built-in demo model behind the server calls get_weather for a Beijing question."""
+    from common.paths import DEMO_MODEL_DIR
+    if not (DEMO_MODEL_DIR / "config.json").is_file():
+        pytest.skip("built-in demo model not built yet")
+    from ch03_gradio import openai_client_demo
+    out = openai_client_demo.main(openai_client_demo.Config(start_server=True, model=str(DEMO_MODEL_DIR),
+                                                            max_tokens=64))
+    assert out["answer"] and out["streamed"] == out["answer"]
+    assert out["tool_calls"] and out["tool_calls"][0]["name"] == "get_weather"
+    assert out["tool_answer"]
