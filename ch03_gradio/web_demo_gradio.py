@@ -14,7 +14,6 @@ backend and the ``--api-base`` backend receive exactly the same messages (``serv
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ if __package__ in (None, ""):
 
 import gradio as gr  # noqa: E402  (light enough; the model is loaded in main)
 
-from ch03_gradio.gradio_basics.launching import HelpFormatter, LaunchConfig, add_launch_args, launch  # noqa: E402
+from ch03_gradio.gradio_basics.launching import LaunchConfig, launch, launch_parser  # noqa: E402
 from ch03_gradio.server.chat_client import DEMO_TOOLS, ChatUIConfig, GenSettings, add_chat_ui_args, chat_turn, \
     display_messages, make_backend  # noqa: E402
 
@@ -108,7 +107,6 @@ def main(cfg: Config) -> gr.Blocks:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
+    parser = launch_parser(__doc__)   # --host/--port/--auth ... as every chapter-3 app
     add_chat_ui_args(parser)
-    add_launch_args(parser)
     main(Config(**vars(parser.parse_args())))
