@@ -292,7 +292,8 @@ def load_glm_from_official(model_dir: str | os.PathLike, dtype: torch.dtype = to
 def _assign(model: torch.nn.Module, name: str, value: torch.Tensor) -> None:
     module_name, attr = name.rsplit(".", 1)
     module = model.get_submodule(module_name)
-    setattr(module, attr, torch.nn.Parameter(value, requires_grad=False))
+    # like from_pretrained: trainable parameters (inference runs under torch.inference_mode anyway)
+    setattr(module, attr, torch.nn.Parameter(value, requires_grad=value.is_floating_point()))
 
 
 def _reset_rotary(model: GlmForCausalLM, device: str | torch.device) -> None:
