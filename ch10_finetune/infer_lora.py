@@ -41,6 +41,9 @@ def load_with_adapter(model_path, adapter, precision: str = "fp32", device: str 
     from common.chatglm3 import load_model_and_tokenizer
 
     adapter = Path(adapter)
+    if precision in ("int8", "int4"):
+        raise SystemExit("LoRA sits on floating-point base weights: use --precision fp32/bf16/fp16 here, or merge "
+                         "(--merge-to DIR) and load the merged model with --precision int8/int4 elsewhere.")
     if not (adapter / "adapter_config.json").is_file():
         raise SystemExit(f"no LoRA adapter in {adapter}. To fix: train one first "
                          "(python ch10_finetune/train_lora.py) or pass --adapter DIR.")
@@ -145,24 +148,20 @@ def main(cfg: dict | None = None) -> dict:
 if __name__ == "__main__":
     import argparse
 
+    from common.cli import add_generation_args, add_model_args
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--model", default=None,
-                   help="base model dir or hub id (default: CHATGLM3_MODEL / MODEL_PATH, else the built-in demo model)")
-    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"], help="base weights dtype")
-    p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda", "mps"], help="where to run")
-    p.add_argument("--adapter", default=None, help="LoRA adapter folder (default: outputs/ch10/lora)")
-    p.add_argument("--dev-file", default=DEFAULTS["dev_file"], help="JSONL with the questions for --compare")
-    p.add_argument("--compare", type=int, default=5, help="before/after on this many dev questions (0: skip)")
-    p.add_argument("--query", dest="queries", action="append", default=[],
+    add_model_args(p)
+    add_generation_args(p, max_new_tokens=128, temperature=0.0)
+    g = p.add_argument_group("LoRA")
+    g.add_argument("--adapter", default=None, help="LoRA adapter folder (default: outputs/ch10/lora)")
+    g.add_argument("--dev-file", default=DEFAULTS["dev_file"], help="JSONL with the questions for --compare")
+    g.add_argument("--compare", type=int, default=5, help="before/after on this many dev questions (0: skip)")
+    g.add_argument("--query", dest="queries", action="append", default=[],
                    help="a user message; repeat for a multi-turn conversation")
-    p.add_argument("--interactive", action="store_true", help="chat at a prompt (multi-turn)")
-    p.add_argument("--merge-to", default=None, help="merge LoRA into the base weights and save the model here")
-    p.add_argument("--merge-format", default="official", choices=["official", "native"],
+    g.add_argument("--interactive", action="store_true", help="chat at a prompt (multi-turn)")
+    g.add_argument("--merge-to", default=None, help="merge LoRA into the base weights and save the model here")
+    g.add_argument("--merge-format", default="official", choices=["official", "native"],
                    help="official ChatGLM3 layout or transformers' native GLM save_pretrained")
-    p.add_argument("--max-new-tokens", type=int, default=128, help="at most this many new tokens")
-    p.add_argument("--temperature", type=float, default=0.0, help="sampling temperature; 0 = greedy")
-    p.add_argument("--top-p", type=float, default=0.8, help="nucleus sampling probability mass")
-    p.add_argument("--repetition-penalty", type=float, default=1.0, help=">1 discourages repeating tokens")
-    p.add_argument("--seed", type=int, default=None, help="random seed for reproducible sampling")
     main(vars(p.parse_args()))

@@ -305,8 +305,10 @@ def main(cfg: dict | None = None) -> dict:
     from common.sft import SFTCollator, load_sft_examples
 
     cfg = {"model": None, "data": str(DATA_DIR / "ch10" / "customer_service" / "dev.jsonl"), "n_texts": 8,
-           "max_length": 512, "skip_bnb": False, "seed": 0, **(cfg or {})}
+           "max_length": 512, "skip_bnb": False, "seed": 0, "threads": 0, **(cfg or {})}
     torch.manual_seed(cfg["seed"])
+    if cfg["threads"]:
+        torch.set_num_threads(cfg["threads"])
     results = {"explain": explain(cfg["seed"])}
 
     base, tok = load_model_and_tokenizer(cfg["model"], precision="fp32", device="cpu")
@@ -372,4 +374,6 @@ if __name__ == "__main__":
     p.add_argument("--max-length", type=int, default=512, help="token limit per conversation")
     p.add_argument("--skip-bnb", action="store_true", help="leave out the bitsandbytes rows")
     p.add_argument("--seed", type=int, default=0, help="random seed of the part-1 demonstrations")
+    p.add_argument("--threads", type=int, default=0,
+                   help="CPU threads (0: PyTorch's default; 1 is much faster when the cores are busy)")
     main(vars(p.parse_args()))

@@ -43,7 +43,7 @@ DEFAULTS: dict[str, Any] = {
     "lora_r": 8, "lora_alpha": 32.0, "lora_dropout": 0.05, "targets": GLM_ALL_LINEAR,
     "batch_size": 8, "grad_accum": 1, "max_length": 512, "gradient_checkpointing": False,
     "resume": False, "seed": 42, "save_every": 50, "eval_every": 50, "log_every": 10, "stop_after": 0,
-    "n_eval": 20, "n_demo": 3, "demo_split": "train", "max_new_tokens": 128, "run_name": "lora",
+    "n_eval": 20, "n_demo": 3, "demo_split": "train", "max_new_tokens": 128, "threads": 0, "run_name": "lora",
 }
 
 
@@ -90,6 +90,9 @@ def add_train_args(p, defaults: dict[str, Any] | None = None) -> None:
     p.add_argument("--demo-split", default=d["demo_split"], choices=["train", "dev"],
                    help="take the before/after questions from the training or the dev file")
     p.add_argument("--max-new-tokens", type=int, default=d["max_new_tokens"], help="generation length limit")
+    p.add_argument("--threads", type=int, default=d["threads"],
+                   help="CPU threads per process (0: PyTorch's default; 1 is much faster when the cores are busy "
+                        "with other work)")
 
 
 # ============================================================================================== model
@@ -303,6 +306,8 @@ def run_training(cfg: dict, build_model: Callable = build_lora_model, title: str
 
     t_start = time.time()
     out = Path(cfg["output_dir"])
+    if cfg.get("threads"):
+        torch.set_num_threads(cfg["threads"])
     # without CUDA, tell accelerate so: `accelerate launch --multi_gpu` then gives MULTI_CPU over gloo
     accelerator = Accelerator(cpu=not torch.cuda.is_available(), gradient_accumulation_steps=cfg["grad_accum"],
                               dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True))
