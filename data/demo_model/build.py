@@ -214,6 +214,8 @@ def main(cfg: argparse.Namespace) -> dict:
         lr=cfg.lr, min_lr=cfg.lr / 10, warmup_steps=50, weight_decay=0.1, eval_every=max(1, cfg.pretrain_steps // 4),
         eval_batches=2, ckpt_every=max(1, cfg.pretrain_steps // 2), device="cpu", seed=cfg.seed,
         progress=cfg.progress)).fit()
+    if pre["interrupted"]:
+        raise SystemExit("[build] stopped during pretraining; run again with --resume to continue")
     print(f"[build] pretraining: {len(stream)} tokens, final loss {pre['train_loss'][-1][1]:.3f}")
     stage("pretrain", t0)
 
@@ -230,6 +232,8 @@ def main(cfg: argparse.Namespace) -> dict:
         min_lr=cfg.sft_lr / 20, warmup_steps=50, weight_decay=0.0, eval_every=10**9,
         ckpt_every=max(1, cfg.sft_steps // 4), device="cpu", seed=cfg.seed, progress=cfg.progress),
         loss_fn=sparse_lm_loss, callbacks=[probe]).fit()
+    if sft["interrupted"]:
+        raise SystemExit("[build] stopped during SFT; run again with --resume to continue")
     avg_len = sum(len(e["input_ids"]) for e in examples) / len(examples)
     print(f"[build] SFT: {len(examples)} dialogues, {avg_len:.0f} tokens on average, "
           f"final loss {sft['train_loss'][-1][1]:.3f}")
