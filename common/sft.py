@@ -36,7 +36,6 @@ trained — the conversion the official ``finetune_demo`` README asks for.
 """
 from __future__ import annotations
 
-import ast
 import copy
 import json
 from dataclasses import dataclass, field
@@ -44,6 +43,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from common.prompts import TOOL_SYSTEM_PROMPT
+from common.toolcall import ToolCallError
+from common.toolcall import format_tool_call as _format_tool_call
 
 IGNORE_INDEX = -100
 ROLES = ("system", "user", "assistant", "observation", "tool")
@@ -57,34 +58,17 @@ class DataError(ValueError):
 
 
 # --------------------------------------------------------------------------------------------- tool calls
-def _literal_node(value: Any) -> ast.expr:
-    """An AST node for a JSON-like value (str/int/float/bool/None, lists and dicts of them)."""
-    if value is None or isinstance(value, (str, bool, int, float)):
-        return ast.Constant(value)
-    if isinstance(value, (list, tuple)):
-        return ast.List(elts=[_literal_node(v) for v in value], ctx=ast.Load())
-    if isinstance(value, dict):
-        return ast.Dict(keys=[_literal_node(k) for k in value], values=[_literal_node(v) for v in value.values()])
-    raise DataError(f"parameter value {value!r} is not a JSON literal")
-
-
 def format_tool_call(parameters: dict, func_name: str = TOOL_CALL_NAME) -> str:
-    """``tool_call(city_name='北京')`` — printed by ``ast.unparse`` like the official ``format_function_call``."""
-    if not isinstance(parameters, dict):
-        raise DataError("'parameters' must be an object")
-    keywords = []
-    for name, value in parameters.items():
-        # a keyword that is not an identifier would print code that cannot be parsed back
-        if not isinstance(name, str) or not name.isidentifier():
-            raise DataError(f"parameter name {name!r} is not a Python identifier")
-        keywords.append(ast.keyword(arg=name, value=_literal_node(value)))
-    call = ast.Call(func=ast.Name(id=func_name, ctx=ast.Load()), args=[], keywords=keywords)
-    return ast.unparse(call)
+    """``tool_call(city_name='北京')`` (``common.toolcall.format_tool_call``; bad parameters are a DataError)."""
+    try:
+        return _format_tool_call(parameters, func_name)
+    except ToolCallError as exc:
+        raise DataError(str(exc)) from None
 
 
 def tool_call_content(parameters: dict) -> str:
     """The assistant content of a tool call: the call inside a python code fence."""
-    return TOOL_CALL_PREFIX + format_tool_call(parameters) + TOOL_CALL_SUFFIX
+    return f"{TOOL_CALL_PREFIX}{format_tool_call(parameters)}{TOOL_CALL_SUFFIX}"
 
 
 # ---------------------------------------------------------------------------------------------- records

@@ -100,18 +100,29 @@ def _literal(node: ast.AST, depth: int) -> Any:
     raise ToolCallError(f"only literal values are allowed in a tool call, found {type(node).__name__}")
 
 
-def format_tool_call(parameters: dict[str, Any]) -> str:
-    """``tool_call(k=v, ...)`` text exactly as the official fine-tune code writes it (``ast.unparse``)."""
-    keywords = [ast.keyword(arg=str(k), value=_to_ast(v)) for k, v in parameters.items()]
-    return ast.unparse(ast.Call(func=ast.Name(id="tool_call"), args=[], keywords=keywords))
+def format_tool_call(parameters: dict[str, Any], func_name: str = "tool_call") -> str:
+    """``tool_call(k=v, ...)`` text exactly as the official fine-tune code writes it (``ast.unparse``).
+
+    Values must be JSON-like literals and names Python identifiers — anything else would print code that
+    ``parse_tool_call`` (rightly) refuses, so it is a ``ToolCallError`` here."""
+    if not isinstance(parameters, dict):
+        raise ToolCallError("tool call parameters must be an object")
+    keywords = []
+    for name, value in parameters.items():
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ToolCallError(f"parameter name {name!r} is not a Python identifier")
+        keywords.append(ast.keyword(arg=name, value=_to_ast(value)))
+    return ast.unparse(ast.Call(func=ast.Name(id=func_name, ctx=ast.Load()), args=[], keywords=keywords))
 
 
-def _to_ast(value: Any) -> ast.AST:
+def _to_ast(value: Any) -> ast.expr:
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return ast.Constant(value)
+    if isinstance(value, (list, tuple)):
+        return ast.List(elts=[_to_ast(v) for v in value], ctx=ast.Load())
     if isinstance(value, dict):
         return ast.Dict(keys=[_to_ast(k) for k in value], values=[_to_ast(v) for v in value.values()])
-    if isinstance(value, (list, tuple)):
-        return ast.List(elts=[_to_ast(v) for v in value])
-    return ast.Constant(value)
+    raise ToolCallError(f"parameter value {value!r} is not a JSON literal")
 
 
 def fenced_tool_call(parameters: dict[str, Any]) -> str:
