@@ -18,6 +18,7 @@ from __future__ import annotations
 if __package__ in (None, ""):
     import _bootstrap  # noqa: F401  (run as a script: make the repository importable)
 
+import json
 import math
 
 import torch
@@ -295,16 +296,19 @@ def perplexity(model: nn.Module, batches: list[dict]) -> float:
     return math.exp(nll / max(n, 1))
 
 
+SELF_PROMPTS = ["你好", "你是谁？", "介绍一下这本书", "北京今天天气怎么样？", "什么是LoRA？", "怎么在CPU上运行ChatGLM3？",
+                "帮我查一下股票600519", "谢谢你"]
+
+
 def main(cfg: dict | None = None) -> dict:
     """Part 1 + the comparison table on the resolved model; returns the numbers."""
     import copy
     import time
 
     from common.chatglm3 import load_model_and_tokenizer
-    from common.paths import DATA_DIR
     from common.sft import SFTCollator, load_sft_examples
 
-    cfg = {"model": None, "data": str(DATA_DIR / "ch10" / "customer_service" / "dev.jsonl"), "n_texts": 8,
+    cfg = {"model": None, "data": "self", "n_texts": 8,
            "max_length": 512, "skip_bnb": False, "seed": 0, "threads": 0, **(cfg or {})}
     torch.manual_seed(cfg["seed"])
     if cfg["threads"]:
@@ -312,7 +316,18 @@ def main(cfg: dict | None = None) -> dict:
     results = {"explain": explain(cfg["seed"])}
 
     base, tok = load_model_and_tokenizer(cfg["model"], precision="fp32", device="cpu")
-    examples, _ = load_sft_examples(cfg["data"], tok, max_length=cfg["max_length"])
+    if cfg["data"] == "self":
+        # the model's own fp32 greedy answers: NLL on them measures how far quantisation moves the model away from
+        # what it would have said (a text the model never saw makes every variant look equally lost)
+        from common.chatglm3 import chat
+        records = []
+        for q in SELF_PROMPTS[: cfg["n_texts"]]:
+            answer, _ = chat(base, tok, q, do_sample=False, max_new_tokens=48)
+            text = answer if isinstance(answer, str) else json.dumps(answer, ensure_ascii=False)
+            records.append({"conversations": [{"role": "user", "content": q}, {"role": "assistant", "content": text}]})
+        examples, _ = load_sft_examples(records, tok, max_length=cfg["max_length"])
+    else:
+        examples, _ = load_sft_examples(cfg["data"], tok, max_length=cfg["max_length"])
     batches = [SFTCollator()([ex]) for ex in examples[: cfg["n_texts"]]]
     ref_logits = [base(input_ids=b["input_ids"]).logits.detach().float() for b in batches]
 
@@ -348,12 +363,16 @@ def main(cfg: dict | None = None) -> dict:
                      "mean_logit_diff": sum(d.mean().item() for d in diffs) / len(diffs), "ppl": ppl,
                      "linear_bytes": mem["linear"], "total_bytes": mem["total"], "seconds": dt})
     ref_lin = rows[0]["linear_bytes"]
-    print(f"\n[compare] {len(batches)} dev conversations, {sum(int(b['attention_mask'].sum()) for b in batches)} "
+    print(f"\n[compare] {len(batches)} conversations, {sum(int(b['attention_mask'].sum()) for b in batches)} "
           "tokens; memory = block linear weights incl. scales")
-    print(f"{'method':<34}{'max|Δlogit|':>12}{'mean|Δlogit|':>13}{'PPL':>9}{'linear MiB':>12}{'x fp32':>8}")
-    for r in rows:
-        print(f"{r['method']:<34}{r['max_logit_diff']:>12.4f}{r['mean_logit_diff']:>13.5f}{r['ppl']:>9.3f}"
-              f"{r['linear_bytes'] / 2**20:>12.2f}{r['linear_bytes'] / ref_lin:>8.3f}")
+    print(f"{'method':<34}{'max|Δlogit|':>12}{'mean|Δlogit|':>14}{'NLL/token':>11}{'ΔNLL':>9}"
+          f"{'linear MiB':>12}{'x fp32':>8}")
+    ref_nll = math.log(rows[0]["ppl"])
+    for r in rows:   # NLL = log(perplexity): differences stay readable even when the text is new to the model
+        nll = math.log(r["ppl"])
+        r["nll"], r["delta_nll"] = nll, nll - ref_nll
+        print(f"{r['method']:<34}{r['max_logit_diff']:>12.4f}{r['mean_logit_diff']:>14.5f}{nll:>11.4f}"
+              f"{nll - ref_nll:>+9.4f}{r['linear_bytes'] / 2**20:>12.2f}{r['linear_bytes'] / ref_lin:>8.3f}")
     results["compare"] = rows
     print(f"done: {len(rows)} variants compared; fp32 PPL {rows[0]['ppl']:.3f}")
     return results
@@ -368,8 +387,9 @@ if __name__ == "__main__":
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--model", default=None,
                    help="model dir or hub id (default: CHATGLM3_MODEL / MODEL_PATH, else the built-in demo model)")
-    p.add_argument("--data", default=str(DATA_DIR / "ch10" / "customer_service" / "dev.jsonl"),
-                   help="JSONL conversations used as the perplexity text")
+    p.add_argument("--data", default="self",
+                   help="'self' (the model's own greedy answers to fixed questions) or a JSONL file of conversations "
+                        f"to score, e.g. {DATA_DIR / 'ch10' / 'customer_service' / 'dev.jsonl'}")
     p.add_argument("--n-texts", type=int, default=8, help="how many conversations to score")
     p.add_argument("--max-length", type=int, default=512, help="token limit per conversation")
     p.add_argument("--skip-bnb", action="store_true", help="leave out the bitsandbytes rows")
