@@ -272,7 +272,9 @@ def load_glm_from_official(model_dir: str | os.PathLike, dtype: torch.dtype = to
             if tuple(part.shape) != tuple(expected):
                 raise CheckpointError(f"{name}: shape {tuple(part.shape)} does not match config ({tuple(expected)})"
                                       " — config.json and the weights are from different models.")
-            part = part.to(device=device, dtype=dtype).contiguous()
+            # copy=True: safetensors / mmap-ed .bin tensors are views of the whole file; a view kept in the
+            # model would pin every page of its shard in memory even after that layer was quantized
+            part = part.to(device=device, dtype=dtype, copy=True).contiguous()
             _assign(model, new, part)
             seen.add(new)
             if on_module_ready is not None:
