@@ -337,7 +337,7 @@ class ModelScopeColorizer:
 
     def colorize(self, frames: list[np.ndarray]) -> list[np.ndarray]:
         if self.task != "image-colorization":
-            raise NotImplementedError("a video-colorization model works on whole files: use colorize_file()")
+            raise TypeError("a video-colorization model works on whole files: use colorize_file()")
         out = []
         for frame in frames:
             bgr = self._pipe(np.ascontiguousarray(frame[..., ::-1]))[self._keys.OUTPUT_IMG]

@@ -1,7 +1,7 @@
 """Build the built-in demo model ``data/models/chatglm3-demo`` from scratch — one command, CPU only, offline.
 
     python data/demo_model/build.py                      # ≈ 40 min on 2 CPU cores; deterministic given --seed
-    python data/demo_model/build.py --out /tmp/my-demo   # build somewhere else (the committed model stays)
+    python data/demo_model/build.py --out outputs/my-demo   # build somewhere else (the committed model stays)
 
 Stages (intermediates — checkpoints, loss curves, logs — go to ``outputs/demo_model/``):
 
