@@ -10,49 +10,30 @@
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Iterator
 
+from common.demo_tools import call_demo_tool
 from common.openai_protocol import messages_to_history, tools_to_chatglm
 from common.prompts import example_tools
 from common.toolcall import arguments_json
 
 
 # ============================================================================================== demo tools
-def _pick(key: str, options: list) -> Any:
-    return options[int(hashlib.md5(key.encode("utf-8")).hexdigest(), 16) % len(options)]
-
-
-def fake_get_weather(city_name: str) -> dict:
-    """A made-up but stable weather report (the same city always gives the same answer)."""
-    return {"city_name": city_name, "weather": _pick(city_name, ["晴", "多云", "小雨", "阴"]),
-            "temperature": 10 + int(hashlib.md5(city_name.encode("utf-8")).hexdigest(), 16) % 20,
-            "note": "fake data from ch03_gradio demo tool"}
-
-
-def fake_track(symbol: str) -> dict:
-    """A made-up but stable stock price."""
-    price = 5 + int(hashlib.md5(str(symbol).encode("utf-8")).hexdigest(), 16) % 200000 / 100
-    return {"symbol": str(symbol), "price": round(price, 2), "currency": "CNY",
-            "note": "fake data from ch03_gradio demo tool"}
-
-
-TOOL_FUNCTIONS: dict[str, Callable[..., dict]] = {"get_weather": fake_get_weather, "track": fake_track}
 DEMO_TOOLS = [{"type": "function", "function": t} for t in example_tools()]
 
 
 def run_tool(name: str, arguments: str | dict) -> str:
-    """Run a demo tool; the result (or the error) is JSON text for the ``tool`` message. Never raises."""
-    fn = TOOL_FUNCTIONS.get(name)
-    if fn is None:
-        return json.dumps({"error": f"unknown tool {name!r}"}, ensure_ascii=False)
+    """Run a demo tool (``common.demo_tools``); the result (or the error) is JSON text for the ``tool`` message.
+    Never raises: bad arguments from the model are told back to it instead of crashing the UI."""
     try:
         args = json.loads(arguments) if isinstance(arguments, str) else dict(arguments)
-        return json.dumps(fn(**args), ensure_ascii=False)
-    except Exception as exc:  # bad arguments from the model: tell it, do not crash the UI
+    except (ValueError, TypeError) as exc:
         return json.dumps({"error": f"{type(exc).__name__}: {exc}"}, ensure_ascii=False)
+    if not isinstance(args, dict):
+        return json.dumps({"error": "tool arguments must be a JSON object"}, ensure_ascii=False)
+    return call_demo_tool(name, args)
 
 
 # ============================================================================================== backends
@@ -263,6 +244,6 @@ def scripted_dialogues() -> list[tuple[list[dict], list[dict] | None, dict]]:
         ([{"role": "user", "content": "你好"}], DEMO_TOOLS, {"content": greeting}),
         ([{"role": "user", "content": question}], DEMO_TOOLS, {"tool_call": ("get_weather", args)}),
         ([{"role": "user", "content": question}, call, {"role": "tool", "tool_call_id": "call_0", "content": obs}],
-         DEMO_TOOLS, {"content": f"北京今天{w['weather']}，气温 {w['temperature']}°C。"}),
+         DEMO_TOOLS, {"content": f"北京今天{w['weather']}，气温 {w['temperature']}。"}),
     ]
 
