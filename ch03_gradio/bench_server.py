@@ -31,6 +31,7 @@ class Config:
     model: str | None = None
     precision: str = "fp32"
     device: str = "cpu"
+    threads: int = 0                     # torch CPU threads (0 = PyTorch default)
     api_key: str | None = None
     num_prompts: int = 16
     concurrency: int = 8
@@ -149,6 +150,9 @@ def format_table(columns: dict[str, dict]) -> str:
 
 def main(cfg: Config) -> dict:
     from ch03_gradio.openai_api import server_url
+    from common.cli import apply_threads
+
+    apply_threads(cfg)
 
     with server_url(cfg.url, model=cfg.model, precision=cfg.precision, device=cfg.device, api_key=cfg.api_key,
                     max_batch_size=max(cfg.concurrency, 1)) as url:

@@ -43,6 +43,7 @@ class Config:
     model: str | None = None
     precision: str = "fp32"
     device: str = "cpu"
+    threads: int = 0                     # torch CPU threads (0 = PyTorch default)
     host: str = "127.0.0.1"
     port: int = 8000
     api_key: str | None = None
@@ -76,6 +77,7 @@ class ServerHandle:
 def build(cfg: Config, model=None, tokenizer=None):
     """(app, engine) for ``cfg``; pass ``model``/``tokenizer`` to reuse loaded ones."""
     from common.chatglm3 import load_model_and_tokenizer
+    from common.cli import apply_threads
     from common.resolve import resolve_model_path
 
     from ch03_gradio.server.app import ServerSettings, create_app
@@ -83,6 +85,7 @@ def build(cfg: Config, model=None, tokenizer=None):
     from ch03_gradio.server.engine import BatchEngine
 
     if model is None or tokenizer is None:
+        apply_threads(cfg)
         model, tokenizer = load_model_and_tokenizer(cfg.model, cfg.precision, cfg.device)
         name = cfg.served_model_name or resolve_model_path(cfg.model).name
     else:

@@ -24,7 +24,9 @@ import torch.nn.functional as F
 from torch import nn
 
 if __package__ in (None, ""):
-    import _bootstrap  # noqa: F401  (run as a script: make the repository importable)
+    import sys  # run as a script (`python chNN/x.py`): make the repository importable
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ch09_glm_from_scratch.attention import KVCache
 from ch09_glm_from_scratch.block import GLMBlock, RMSNorm
 from ch09_glm_from_scratch.cli import arg

@@ -45,8 +45,8 @@ from typing import Callable, Iterable
 import torch
 import torch.nn.functional as F
 
-if __package__ in (None, ""):
-    import _bootstrap  # noqa: F401  (run as a script: make the repository importable)
+if __package__ in (None, ""):  # run as a script (`python chNN/x.py`): make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ch09_glm_from_scratch.cli import arg
 
 CHECKPOINT_NAME = "checkpoint.pt"

@@ -22,7 +22,10 @@ import time
 from typing import Any
 
 if __package__ in (None, ""):
-    import _bootstrap  # noqa: F401  (run as a script: make the repository importable)
+    import sys  # run as a script (`python chNN/x.py`): make the repository importable
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 DEFAULTS: dict[str, Any] = {
     "hidden": 1024, "layers": 12, "ffn": 3424, "heads": 8, "kv_groups": 2, "head_dim": 128, "vocab": 16384,

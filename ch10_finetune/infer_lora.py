@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 if __package__ in (None, ""):
-    import _bootstrap  # noqa: F401  (run as a script: make the repository importable)
+    import sys  # run as a script (`python chNN/x.py`): make the repository importable
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common.paths import DATA_DIR, REPO_ROOT
 
 DEFAULTS: dict[str, Any] = {

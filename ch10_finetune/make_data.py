@@ -15,7 +15,10 @@ Same seed -> byte-identical files (a test checks the committed files against a f
 from __future__ import annotations
 
 if __package__ in (None, ""):
-    import _bootstrap  # noqa: F401  (run as a script: make the repository importable)
+    import sys  # run as a script (`python chNN/x.py`): make the repository importable
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import json
 import random

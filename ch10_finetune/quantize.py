@@ -16,7 +16,10 @@ Part 3: the resolved model (built-in demo model by default) in fp32 vs ours INT8
 from __future__ import annotations
 
 if __package__ in (None, ""):
-    import _bootstrap  # noqa: F401  (run as a script: make the repository importable)
+    import sys  # run as a script (`python chNN/x.py`): make the repository importable
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import json
 import math

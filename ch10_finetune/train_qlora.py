@@ -23,7 +23,10 @@ from __future__ import annotations
 from typing import Any
 
 if __package__ in (None, ""):
-    import _bootstrap  # noqa: F401  (run as a script: make the repository importable)
+    import sys  # run as a script (`python chNN/x.py`): make the repository importable
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ch10_finetune.train_lora import DEFAULTS, _load_device, _resolve_cfg, add_train_args, lora_config, run_training
 from common.paths import DATA_DIR
 

@@ -101,6 +101,11 @@ def load_model(path: str | os.PathLike | None = None, precision: str = "fp32", d
                          "(official ChatGLM3 files) or 'glm' (a folder written by convert_checkpoint.py).")
     if quantized:
         model.to(dev)  # the rest (embeddings, norms, lm_head) follows the quantized layers
+        if dev.type == "cuda":
+            # bitsandbytes layers: the flags from_pretrained(quantization_config=...) sets; PEFT's
+            # prepare_model_for_kbit_training and accelerate read them (the QLoRA path of chapter 10)
+            model.is_loaded_in_4bit = precision == "int4"
+            model.is_loaded_in_8bit = precision == "int8"
     if multi_gpu:
         from accelerate import dispatch_model, infer_auto_device_map
         device_map = infer_auto_device_map(model, no_split_module_classes=["GlmDecoderLayer"], dtype=dtype)

@@ -15,6 +15,8 @@ def add_model_args(parser: argparse.ArgumentParser, precision: str = "fp32", dev
     g.add_argument("--precision", default=precision, choices=PRECISIONS,
                    help="weights precision (int8/int4: PyTorch kernels on CPU, bitsandbytes on CUDA)")
     g.add_argument("--device", default=device, choices=DEVICES, help="where to run (auto = cuda > mps > cpu)")
+    g.add_argument("--threads", type=int, default=0,
+                   help="torch CPU threads (0 = PyTorch's default; on a busy laptop 1 can be several times faster)")
 
 
 def add_generation_args(parser: argparse.ArgumentParser, max_new_tokens: int = 256, temperature: float = 0.8,
@@ -27,8 +29,19 @@ def add_generation_args(parser: argparse.ArgumentParser, max_new_tokens: int = 2
     g.add_argument("--seed", type=int, default=None, help="random seed for reproducible sampling")
 
 
+def apply_threads(args: argparse.Namespace | Any) -> None:
+    """``torch.set_num_threads(--threads)`` when the flag is set (> 0)."""
+    threads = getattr(args, "threads", 0) or 0
+    if threads < 0:
+        raise SystemExit(f"--threads must be >= 0, got {threads}")
+    if threads:
+        import torch
+        torch.set_num_threads(threads)
+
+
 def model_from_args(args: argparse.Namespace | Any, quiet: bool = False):
     """(model, tokenizer) for the parsed flags (prints the demo-model line when it applies)."""
+    apply_threads(args)
     return load_model_and_tokenizer(getattr(args, "model", None), getattr(args, "precision", "fp32"),
                                     getattr(args, "device", "cpu"), quiet=quiet)
 

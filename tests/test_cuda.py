@@ -20,3 +20,5 @@ def test_cuda_precisions_match_cpu(tmp_path, precision):
     assert ((a - b).norm() / a.norm()).item() < {"fp16": 0.01, "bf16": 0.03, "int8": 0.1, "int4": 0.4}[precision]
     r, _ = chat(model, tok, "你好", max_new_tokens=4, do_sample=False)
     assert isinstance(r, str)
+    if precision in ("int8", "int4"):                 # what PEFT's QLoRA preparation reads
+        assert model.is_loaded_in_4bit == (precision == "int4") and model.is_loaded_in_8bit == (precision == "int8")

@@ -84,3 +84,95 @@ def test_faq_answer_and_stop(demo):
     assert n_tokens < limit - 8                        # stopped on a stop token, not on the length limit
     greeting, _ = chat(model, tok, "你好", **GEN)
     assert "ChatGLM3" in greeting
+
+
+def test_heldout_tool_calls_several_cases(demo):
+    """Twelve held-out cases of the evaluation set (unseen cities/codes, unseen wordings), through chat()."""
+    from common.chatglm3 import chat
+    from common.prompts import TOOL_SYSTEM_PROMPT
+    from dialogues import make_eval_cases
+
+    model, tok = demo
+    cases = make_eval_cases()["tool"][:12]
+    ok = 0
+    for c in cases:
+        history = [{"role": "system", "content": TOOL_SYSTEM_PROMPT, "tools": c["tools"]}]
+        response, _ = chat(model, tok, c["query"], history=history, **GEN)
+        ok += response == {"name": c["name"], "parameters": c["parameters"]}
+    assert ok >= 10, f"only {ok}/12 held-out tool calls exact"
+
+
+# --- the build's data and batching (no trained model needed) -------------------------------------------------
+
+def test_training_questions_never_use_heldout_values_or_wordings():
+    import dialogues
+    from slots import heldout_codes, split_cities
+
+    held_templates = set(dialogues.WEATHER_HELDOUT + dialogues.STOCK_HELDOUT)
+    for t in dialogues.WEATHER_TRAIN + dialogues.STOCK_TRAIN:
+        assert "{x}" in t and t not in held_templates
+        assert not any(p in t for p in dialogues.HELDOUT_PHRASES), t
+    assert len(dialogues.WEATHER_TRAIN) > 1000 and len(dialogues.STOCK_TRAIN) > 1000
+    banned = set(split_cities()[1]) | set(heldout_codes())
+    for r in dialogues.make_sft_records(3000, 0, "天地人和春秋山水风云花月"):
+        for m in r["conversations"]:
+            if m["role"] == "tool":
+                value = next(iter(m["parameters"].values()))
+                assert value not in banned and value.rstrip("市") not in banned
+
+
+def test_copy_examples_train_only_the_copied_part():
+    from common.paths import DEMO_MODEL_DIR
+    from common.tokenizer import ChatGLM3Tokenizer
+    from corpus import copy_examples, copy_task_texts
+
+    tok = ChatGLM3Tokenizer(str(DEMO_MODEL_DIR / "tokenizer.model"))
+    texts = copy_task_texts(300, 0, "天地人和春秋山水风云花月")
+    assert {("=>" in t) + 2 * ("名字" in t) + 4 * ("->" in t) for t in texts} == {1, 2, 4}
+    for text, ex in zip(texts, copy_examples(texts, tok.sp, tok.eos_token_id)):
+        sep = next(s for s in (" => ", "名字：'", " -> '") if s in text)
+        trained = [i for i, label in zip(ex["input_ids"], ex["labels"]) if label != -100]
+        assert trained[-1] == tok.eos_token_id
+        assert tok.sp.decode(trained[:-1]) == text.rsplit(sep, 1)[1]
+        assert ex["input_ids"][:len(ex["labels"])] == ex["input_ids"] and len(trained) < len(ex["input_ids"])
+
+
+def test_sft_batches_group_lengths_and_resume_exactly():
+    from build import SFTBatches
+
+    examples = [{"input_ids": list(range(n)), "labels": list(range(n))} for n in range(3, 60)]
+    a = SFTBatches(examples, batch_size=4, seed=1, pool=5)
+    widths = []
+    for _ in range(3):
+        x, y = a.next_batch()
+        assert x.shape == y.shape and (y[:, :-1][y[:, :-1] != -100] == x[:, 1:][y[:, :-1] != -100]).all()
+        widths.append(x.shape[1])
+    state = a.state_dict()
+    expected = [a.next_batch()[0] for _ in range(6)]
+    b = SFTBatches(examples, batch_size=4, seed=99, pool=5)
+    b.load_state_dict(state)
+    assert all((b.next_batch()[0] == e).all() for e in expected)
+
+
+def test_tiny_build_end_to_end(tmp_path):
+    """The rebuild command, at toy size: every stage runs and the result loads through the common loader."""
+    import argparse
+
+    import build
+    from common.chatglm3 import load_model, load_tokenizer
+    from common.paths import REPO_ROOT
+
+    if not (build.Path("/usr/share/games/fortunes") / "tang300").exists():
+        pytest.skip("fortunes-zh not installed")
+    parser_defaults = dict(
+        out=str(tmp_path / "demo"), run_name="pytest-tiny-build", seed=0, threads=0, sp_vocab=12000,
+        char_pool_size=500, sft_records=300, tool_share=0.85, short_share=0.7, real_city_share=0.15,
+        copy_tasks=500, copy_steps=2, copy_batch_size=8, copy_lr=2e-3, hidden_size=64, num_layers=1, head_dim=16,
+        kv_groups=2, ffn_hidden_size=128, seq_length=256, batch_size=4, pretrain_steps=2, pretrain_seq_len=32,
+        lr=2e-3, sft_steps=2, sft_lr=2e-3, resume=False, evaluate=False, progress=False)
+    results = build.main(argparse.Namespace(**parser_defaults))
+    assert results["parameters"] < 2_000_000 and results["size_bytes"] < 3 * 2**20
+    model, tok = load_model(tmp_path / "demo"), load_tokenizer(tmp_path / "demo")
+    assert type(model).__name__ == "GlmForCausalLM" and tok.get_command("<|user|>") == tok.sp.vocab_size() + 6
+    work = REPO_ROOT / "outputs" / "demo_model" / "pytest-tiny-build"
+    assert {"pretrain", "copy", "sft"} <= {p.name for p in work.iterdir()}

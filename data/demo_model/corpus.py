@@ -1,9 +1,10 @@
 """Corpora of the demo model: Chinese texts from Debian's ``fortunes-zh``, synthetic copy tasks, tokenizer corpus.
 
-* ``read_fortunes()`` — 唐诗三百首 (tang300), 宋词一百首 (song100) and ``chinese`` (≈2 MB of sayings and short texts),
-  as installed by ``apt-get install fortunes-zh``; entries are separated by ``%`` lines, ANSI colours stripped.
-* ``copy_task_texts()`` — random character strings repeated after a marker and "find the inserted name" lines:
-  they make the model learn to copy (induction heads) before it ever sees a tool call.
+* ``read_fortunes()`` — 唐诗三百首 (tang300), 宋词一百首 (song100) and ``chinese`` (sayings and short texts), as
+  installed by ``apt-get install fortunes-zh``, read with chapter 9's reader;
+* ``copy_task_texts()`` / ``copy_examples()`` — random strings repeated after a marker, "find the inserted name"
+  lines and look-ups, as examples trained only on the copied part: the model learns to copy (induction heads)
+  before it ever sees a tool call.
 * ``train_demo_tokenizer()`` — a sentencepiece BPE model (byte fallback, digits split) trained on the texts plus
   the tool system prompts, so that the long official tools JSON becomes a few dozen tokens; afterwards every
   piece that glues several CJK characters (or a space to a CJK character / digit / capital letter) is removed,
@@ -15,47 +16,86 @@ import argparse
 import json
 import random
 import re
+import sys
 from pathlib import Path
 
-FORTUNES_DIR = Path("/usr/share/games/fortunes")
-FORTUNE_FILES = ("tang300", "song100", "chinese")
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
-def read_fortunes(directory: Path = FORTUNES_DIR) -> list[str]:
-    """All entries of the Chinese fortune files, cleaned (no colour codes, no empty lines)."""
-    missing = [n for n in FORTUNE_FILES if not (directory / n).exists()]
-    if missing:
-        raise FileNotFoundError(f"{directory}/{missing[0]} not found. To fix: sudo apt-get install fortunes-zh")
+def read_fortunes(min_chars: int = 8) -> list[str]:
+    """The entries of Debian's ``fortunes-zh`` (chapter 9's reader), empty lines dropped, short ones skipped."""
+    from ch09_glm_from_scratch.corpus import read_fortunes as read_entries
+
     texts = []
-    for name in FORTUNE_FILES:
-        raw = (directory / name).read_text(encoding="utf-8", errors="replace")
-        for entry in raw.split("\n%\n"):
-            lines = [_ANSI.sub("", ln).strip() for ln in entry.strip("%\n").splitlines()]
-            text = "\n".join(ln for ln in lines if ln)
-            if len(text) >= 8:
-                texts.append(text)
+    for entry in read_entries():
+        text = "\n".join(ln.strip() for ln in entry.splitlines() if ln.strip())
+        if len(text) >= min_chars:
+            texts.append(text)
     return texts
 
 
-def copy_task_texts(n: int, seed: int, char_pool: str) -> list[str]:
-    """Synthetic copy tasks (plain text, for pretraining).
+COPY_FRAMES = ["我们明天去{x}看看", "{x}是一个好地方", "听说{x}很有名", "请记住{x}这个词", "在{x}的时候", "他来自{x}",
+               "{x}怎么样", "关于{x}的问题", "把{x}写下来", "查询{x}", "编号{x}已登记", "代码是{x}", "{x}，收到",
+               "今天的口令是{x}，别忘了", "我的朋友住在{x}附近", "Please remember {x}", "The code is {x} today",
+               "{x} is the answer", "从{x}出发", "订单{x}已发货", "会议室{x}有人吗", "{x}和别的不一样"]
 
-    Two shapes: ``<random string> => <same string>`` (pure induction) and a short sentence with a random name
-    inside, then ``名字：<name>`` (find the odd span and copy it, the core of filling a tool argument).
+
+def _copy_string(rng: random.Random, char_pool: str) -> str:
+    """A random string to copy: CJK characters, digits (many repeats, like stock codes), capitals or a mix."""
+    r = rng.random()
+    if r < 0.45:
+        return "".join(rng.choice(char_pool) for _ in range(rng.randint(2, 8)))
+    if r < 0.75:
+        return "".join(rng.choice("0123456789") for _ in range(rng.randint(3, 9)))
+    if r < 0.9:
+        return "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ") for _ in range(rng.randint(2, 6)))
+    alphabet = char_pool[:300] + "0123456789" * 10 + "ABCDEFGHIJKLMNOPQRSTUVWXYZ.-"
+    return "".join(rng.choice(alphabet) for _ in range(rng.randint(3, 10)))
+
+
+def copy_task_texts(n: int, seed: int, char_pool: str, frames: list[str] | None = None) -> list[str]:
+    """Synthetic copy tasks (plain text, for pretraining) — they build the induction ("copy what followed the
+    earlier occurrence") circuit that tool arguments need, before the model ever sees a tool call.
+
+    Three shapes: ``<string> => <same string>`` (pure induction); a sentence with a random string inside, then
+    ``名字：<string>`` (find the odd span and copy it — what filling a tool argument is); and a list of three
+    strings followed by one of them in quotes, then the string after it (look-up by content).
+    ``frames`` adds sentence frames with a ``{x}`` slot (the build passes the training question templates).
     """
     rng = random.Random(seed)
-    alphabet = char_pool + "0123456789" * 20 + "ABCDEFGHIJKLMNOPQRSTUVWXYZ" * 4
-    frames = ["我们明天去{x}看看", "{x}是一个好地方", "听说{x}很有名", "请记住{x}这个词", "在{x}的时候",
-              "他来自{x}", "{x}怎么样", "关于{x}的问题", "把{x}写下来", "查询{x}"]
+    frames = COPY_FRAMES + list(frames or [])
     out = []
     for _ in range(n):
-        s = "".join(rng.choice(alphabet) for _ in range(rng.randint(2, 8)))
-        if rng.random() < 0.5:
+        s = _copy_string(rng, char_pool)
+        r = rng.random()
+        if r < 0.35:
             out.append(f"{s} => {s}")
+        elif r < 0.85:
+            out.append(f"{rng.choice(frames).format(x=s)}。名字：'{s}'")
         else:
-            out.append(f"{rng.choice(frames).format(x=s)}。名字：{s}")
+            items = [s] + [_copy_string(rng, char_pool) for _ in range(2)]
+            k = rng.randrange(2)
+            out.append(" ".join(items) + f" | '{items[k]}' -> '{items[k + 1]}'")
+    return out
+
+
+def copy_examples(texts: list[str], tok, eos_id: int) -> list[dict]:
+    """Copy tasks as training examples with labels only on the copied part (``-100`` elsewhere), the format of
+    ``common.sft``: the answer after the marker is the only thing to learn, so every step trains copying.
+    (Mixed into a packed language-model stream they hardly teach it: most of the loss is the unpredictable
+    random first half.)"""
+    out = []
+    for t in texts:
+        sep = " => " if " => " in t else ("名字：'" if "名字：'" in t else " -> '")
+        tail = t.rsplit(sep, 1)[1]
+        ids = tok.encode(t) + [eos_id]
+        target = tok.encode(tail)
+        if tok.id_to_piece(target[0]) == "\u2581":      # the dummy-prefix space is not part of the copy
+            target = target[1:]
+        start = len(ids) - 1 - len(target)
+        out.append({"input_ids": ids, "labels": [-100] * start + ids[start:]})
     return out
 
 

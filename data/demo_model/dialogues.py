@@ -23,36 +23,88 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common.prompts import TOOL_SYSTEM_PROMPT, example_tools  # noqa: E402
-from slots import (LATIN_CITIES, KNOWN_TICKERS, SUFFIXES, heldout_codes, random_name,  # noqa: E402
+from slots import (LATIN_CITIES, KNOWN_TICKERS, SUFFIXES, WORLD_CITIES, heldout_codes, random_name,  # noqa: E402
                    random_stock_code, split_cities, stock_result, weather_result)
 
 # ---------------------------------------------------------------------------------------------------------
-# 问句模板：{x} 是槽位。训练集与评测集的模板互不重叠。
-WEATHER_TRAIN = [
-    "{x}今天天气怎么样", "{x}的天气如何", "查一下{x}的天气", "帮我查询{x}现在的天气情况", "我想知道{x}的天气",
-    "{x}现在下雨吗", "明天去{x}出差，那边天气怎么样", "{x}气温多少度", "{x}冷不冷", "{x}热吗",
-    "今天{x}天气好吗", "告诉我{x}的天气", "{x}天气", "天气 {x}", "看看{x}的天气预报", "{x}现在是晴天还是下雨",
-    "{x}这会儿温度多少", "我在{x}，今天要带伞吗", "周末想去{x}玩，天气如何", "请查询城市{x}的天气",
-    "What's the weather like in {x}", "weather in {x}", "{x}的气温和湿度是多少", "{x}刮风吗", "帮我看下{x}天气",
-    "现在{x}多少度", "{x}那边天气咋样", "查{x}天气", "{x}最近天气怎么样", "获取{x}的当前天气",
-    "我要去{x}旅游，查一下当地天气", "{x}今天适合出门吗，天气怎么样", "请帮我获取{x}的实时天气",
-    "{x}下雪了吗", "朋友在{x}，那里天气好不好",
-]
+# 问句模板：{x} 是槽位。评测模板（*_HELDOUT）是手写的固定问法；训练问法由下面的词组组合生成（几百种，槽位
+# 在句首、句中、句尾都有），并去掉与评测问法相同或含评测专用短语的组合——评测问的是没见过的说法。
 WEATHER_HELDOUT = [
     "{x}今天会不会下雨", "麻烦查一下{x}今天的天气", "{x}的天气状况怎么样", "想了解一下{x}现在的天气",
     "能告诉我{x}的温度吗", "How is the weather in {x}", "我下午到{x}，天气如何", "{x}这两天天气好不好",
-]
-STOCK_TRAIN = [
-    "帮我查询股票{x}的价格", "{x}的股价是多少", "查一下{x}现在的股价", "股票{x}现在多少钱", "{x}今天涨了吗",
-    "追踪一下{x}的实时价格", "我想知道{x}的最新股价", "{x}股价", "看看{x}的行情", "{x}现在什么价位",
-    "请帮我追踪股票代码{x}", "track {x}", "What's the price of {x}", "price of {x}", "{x}最新价格多少",
-    "帮我盯一下{x}", "查{x}股票", "{x}跌了没有", "股票代码是{x}，帮我查下价格", "{x}这只股票现在怎么样",
-    "获取{x}的实时股价", "请查询{x}的当前价格", "{x}的行情如何", "今天{x}收在多少",
 ]
 STOCK_HELDOUT = [
     "麻烦看看{x}这只股票的价格", "{x}目前股价多少", "能帮我查查{x}的实时行情吗", "How much is {x} trading at",
     "我持有{x}，现在价格如何", "实时追踪{x}的价格",
 ]
+# 只在评测问法里出现的短语：训练组合一旦含有它们就丢掉
+HELDOUT_PHRASES = ("会不会下雨", "麻烦查一下", "状况", "想了解", "能告诉我", "How is the weather", "下午到", "这两天",
+                   "麻烦看看", "目前", "能帮我", "How much", "trading", "持有", "实时追踪")
+
+_W_HEADS = ["", "查一下", "帮我查查", "查查", "查", "我想知道", "告诉我", "请告诉我", "看看", "帮我看下", "请查询",
+            "查询", "帮我查询", "我在", "我现在在", "明天去", "下周要去", "周末想去", "我人在", "刚到", "准备去",
+            "出差到", "飞到", "回到", "请帮我获取", "获取", "朋友在", "我要去", "老家在", "请问城市"]
+_W_MIDS = ["", "", "的", "今天", "今天的", "现在", "现在的", "明天", "明天的", "这会儿", "最近", "这几天",
+           "，", "，今天", "那边", "那边的", "当地", "当地的", "市区"]
+_W_TAILS = ["天气", "天气怎么样", "天气如何", "天气好吗", "下雨吗", "下雪了吗", "刮风吗", "冷不冷", "热吗", "热不热",
+            "气温多少度", "温度多少", "多少度", "天气预报", "要带伞吗", "适合出门吗", "是晴天还是下雨", "湿度多少",
+            "天气咋样", "天儿怎么样", "的实时天气", "天气情况", "气温和湿度是多少", "有雾吗", "冷吗", "晴天吗"]
+_W_FIXED = [  # 手写的自然问法
+    "{x}今天天气怎么样", "{x}的天气如何", "查一下{x}的天气", "帮我查询{x}现在的天气情况", "我想知道{x}的天气",
+    "{x}现在下雨吗", "明天去{x}出差，那边天气怎么样", "{x}气温多少度", "{x}冷不冷", "{x}热吗",
+    "告诉我{x}的天气", "{x}天气", "看看{x}的天气预报", "{x}现在是晴天还是下雨", "{x}这会儿温度多少",
+    "我在{x}，今天要带伞吗", "周末想去{x}玩，天气如何", "请查询城市{x}的天气", "{x}的气温和湿度是多少", "{x}刮风吗",
+    "帮我看下{x}天气", "{x}那边天气咋样", "查{x}天气", "{x}最近天气怎么样", "获取{x}的当前天气",
+    "我要去{x}旅游，查一下当地天气", "{x}今天适合出门吗，天气怎么样", "请帮我获取{x}的实时天气", "{x}下雪了吗",
+    "朋友在{x}，那里天气好不好",
+    "天气 {x}", "{x}，天气", "今天{x}天气好吗", "现在{x}多少度", "天气：{x}", "城市是{x}，查天气",
+            "查天气：{x}", "帮我看看天气，城市{x}", "{x}？天气怎么样", "weather in {x}", "What's the weather like in {x}",
+            "{x} weather", "weather {x} today", "Is it raining in {x}", "Tell me the weather in {x}",
+            "Check the weather of {x} please", "Will it rain in {x} tomorrow", "Temperature in {x} now",
+            "Do I need an umbrella in {x}", "What is the temperature in {x}", "forecast for {x}",
+            "Is it cold in {x} today", "{x} temperature", "weather report for {x}", "Any rain in {x}"]
+_S_HEADS = ["", "查一下", "帮我查查", "查查", "查", "查询", "请查询", "看看", "帮我看看", "追踪", "追踪一下", "帮我追踪",
+            "盯一下", "帮我盯一下", "关注一下", "股票", "股票代码", "代码", "我买了", "我关注的", "请查询股票",
+            "查查股票", "获取", "请帮我获取", "告诉我", "我想知道", "看下"]
+_S_MIDS = ["", "", "的", "现在的", "今天的", "最新的", "这只股票的", "的实时", "，", "今天", "现在", "股票的", "最近"]
+_S_TAILS = ["价格", "股价", "股价是多少", "现在多少钱", "行情", "报价", "涨了吗", "跌了没有", "价格多少", "最新价",
+            "收盘价", "走势如何", "什么价位", "多少钱一股", "的股价", "行情如何", "价格是多少", "实时价格", "涨跌幅"]
+_S_FIXED = [
+    "帮我查询股票{x}的价格", "{x}的股价是多少", "查一下{x}现在的股价", "股票{x}现在多少钱", "{x}今天涨了吗",
+    "追踪一下{x}的实时价格", "我想知道{x}的最新股价", "{x}股价", "看看{x}的行情", "{x}现在什么价位",
+    "请帮我追踪股票代码{x}", "{x}最新价格多少", "帮我盯一下{x}", "查{x}股票", "{x}跌了没有",
+    "{x}这只股票现在怎么样", "获取{x}的实时股价", "请查询{x}的当前价格", "{x}的行情如何", "今天{x}收在多少",
+    "price of {x}", "track {x}", "What's the price of {x}", "{x} stock price", "Show me the {x} quote",
+            "Check {x} for me", "Is {x} up today", "Get the latest price of {x} please", "How is {x} doing today",
+            "{x} price now", "quote {x}", "Track the stock {x}", "What does {x} cost now",
+            "股票代码是{x}，帮我查下价格", "代码{x}，查价格", "{x}？现在什么价", "股价：{x}", "追踪股票：{x}"]
+
+
+def _compose(heads: list[str], mids: list[str], tails: list[str], fixed: list[str]) -> list[str]:
+    """Every head + {x} + mid + tail combination that reads well, plus the fixed phrasings; held-out ones removed."""
+    out = set(fixed)
+    for h in heads:
+        for m in mids:
+            for t in tails:
+                if (m.endswith("的") and t.startswith("的")) or (m.startswith("，") and not h and t == "天气"):
+                    continue
+                out.add(h + "{x}" + m + t)
+    held = set(WEATHER_HELDOUT + STOCK_HELDOUT)
+    return sorted(t for t in out if t not in held and not any(p in t for p in HELDOUT_PHRASES))
+
+
+WEATHER_TRAIN = _compose(_W_HEADS, _W_MIDS, _W_TAILS, _W_FIXED)
+STOCK_TRAIN = _compose(_S_HEADS, _S_MIDS, _S_TAILS, _S_FIXED)
+WEATHER_TRAIN_FIXED = _compose([], [], [], _W_FIXED)
+STOCK_TRAIN_FIXED = _compose([], [], [], _S_FIXED)
+
+
+def train_template(rng: random.Random, kind: str, fixed_share: float = 0.4) -> str:
+    """A training question template: ``fixed_share`` from the hand-written list (natural wordings, English),
+    otherwise one of the generated combinations."""
+    if kind == "weather":
+        return rng.choice(WEATHER_TRAIN_FIXED if rng.random() < fixed_share else WEATHER_TRAIN)
+    return rng.choice(STOCK_TRAIN_FIXED if rng.random() < fixed_share else STOCK_TRAIN)
 PREFIXES = ["", "", "", "", "请问", "你好，", "您好，", "帮个忙，", "喂，", "嗨，", "麻烦你，", "问一下，"]
 SUFFIXES_Q = ["", "", "？", "？", "?", "。", "！", "呢", "呢？", "，谢谢", "，谢谢！"]
 
@@ -211,26 +263,42 @@ def char_pool_from_texts(texts: list[str], size: int = 2500) -> str:
     return "".join(ch for ch, _ in cnt.most_common(size))
 
 
+def made_up_name(rng: random.Random, city_chars: str, world_chars: str, char_pool: str) -> str:
+    """A made-up place name the model cannot have memorised, so copying is the only way to get it right:
+    Chinese-looking names from characters of (training) city names, transliteration-looking long names from
+    foreign city names, or any frequent character of the corpus."""
+    r = rng.random()
+    if r < 0.5:
+        return random_name(rng, city_chars, 2, 4)
+    if r < 0.65:
+        return random_name(rng, world_chars, 3, 7)
+    return random_name(rng, char_pool, 2, 5)
+
+
 def training_slot(rng: random.Random, kind: str, train_cities: list[str], char_pool: str, banned: set[str],
-                  real_share: float = 0.45) -> str:
-    """A slot value for training: real names, made-up names from the char pool, codes; never a held-out one."""
+                  real_share: float = 0.15) -> str:
+    """A slot value for training: real names (``real_share``), made-up names, Latin names, codes; never a
+    held-out one."""
+    train_set = set(train_cities)
+    city_chars = "".join(sorted({ch for c in train_cities for ch in c}))
+    world_chars = "".join(sorted({ch for c in WORLD_CITIES if c in train_set for ch in c}))
     while True:
         if kind == "weather":
             r = rng.random()
             if r < real_share:
                 s = rng.choice(train_cities) + rng.choice(SUFFIXES)
-            elif r < 0.92:  # made-up names: copying is the only way to get them right
-                s = random_name(rng, char_pool, 2, 4)
+            elif r < 0.95:
+                s = made_up_name(rng, city_chars, world_chars, char_pool)
             else:
                 s = rng.choice(LATIN_CITIES)
         else:
-            s = rng.choice(KNOWN_TICKERS) if rng.random() < 0.08 else random_stock_code(rng)
+            s = rng.choice(KNOWN_TICKERS) if rng.random() < 0.05 else random_stock_code(rng)
         if s not in banned and s.rstrip("市") not in banned:
             return s
 
 
 def make_sft_records(n: int, seed: int, char_pool: str, tool_share: float = 0.8, short_share: float = 0.5,
-                     real_share: float = 0.45) -> list[dict]:
+                     real_share: float = 0.15) -> list[dict]:
     """``n`` training dialogues (official JSONL records), deterministic in ``seed``; ``short_share`` of the tool
     dialogues end right after the call (see ``tool_dialogue``)."""
     rng = random.Random(seed)
@@ -242,8 +310,7 @@ def make_sft_records(n: int, seed: int, char_pool: str, tool_share: float = 0.8,
         if r < tool_share:
             kind = "weather" if rng.random() < 0.5 else "stock"
             slot = training_slot(rng, kind, train_cities, char_pool, banned, real_share)
-            tpl = WEATHER_TRAIN if kind == "weather" else STOCK_TRAIN
-            out.append(tool_dialogue(rng, kind, slot, tpl, short=rng.random() < short_share))
+            out.append(tool_dialogue(rng, kind, slot, [train_template(rng, kind)], short=rng.random() < short_share))
         elif r < tool_share + 0.05:
             out.append(tool_chat_dialogue(rng))
         else:
