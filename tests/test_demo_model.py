@@ -69,7 +69,7 @@ def test_heldout_stock_code_tool_call(demo):
     code = "603601"
     assert code in heldout_codes()                     # held out: never asked about in training
     history = [tool_system_message(example_tools("track", "get_weather"))]
-    response, _ = chat(model, tok, f"{code}目前股价多少", history=history, **GEN)
+    response, _ = chat(model, tok, f"实时追踪{code}的价格", history=history, **GEN)
     assert response == {"name": "track", "parameters": {"symbol": code}}
 
 
@@ -87,19 +87,20 @@ def test_faq_answer_and_stop(demo):
 
 
 def test_heldout_tool_calls_several_cases(demo):
-    """Twelve held-out cases of the evaluation set (unseen cities/codes, unseen wordings), through chat()."""
+    """All 60 held-out tool questions of the evaluation set (unseen cities/codes, unseen wordings) through chat():
+    the committed model gets 42/60 (data/README.md); this fails if a rebuild loses the copying skill."""
     from common.chatglm3 import chat
     from common.prompts import TOOL_SYSTEM_PROMPT
     from dialogues import make_eval_cases
 
     model, tok = demo
-    cases = make_eval_cases()["tool"][:12]
+    cases = make_eval_cases()["tool"]
     ok = 0
     for c in cases:
         history = [{"role": "system", "content": TOOL_SYSTEM_PROMPT, "tools": c["tools"]}]
         response, _ = chat(model, tok, c["query"], history=history, **GEN)
         ok += response == {"name": c["name"], "parameters": c["parameters"]}
-    assert ok >= 10, f"only {ok}/12 held-out tool calls exact"
+    assert ok >= 39, f"only {ok}/60 held-out tool calls exact"
 
 
 # --- the build's data and batching (no trained model needed) -------------------------------------------------

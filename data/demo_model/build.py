@@ -129,6 +129,34 @@ def heldout_probe(tok):
     return probe
 
 
+def copy_probe(tok, char_pool: str):
+    """A callback for the copy stage: every ``every`` steps, the share of 120 unseen copy tasks (another seed)
+    whose whole copied part is the greedy choice at every position."""
+    import torch
+
+    from corpus import copy_examples, copy_task_texts
+
+    rows = copy_examples(copy_task_texts(120, 10_007, char_pool), tok.sp, tok.eos_token_id)
+
+    def probe(trainer, every: int = 250) -> None:
+        if trainer.step % every:
+            return
+        model = trainer.model
+        model.eval()
+        ok = 0
+        with torch.no_grad():
+            for r in rows:
+                ids = torch.tensor([r["input_ids"]])
+                pred = model(input_ids=ids).logits[0, :-1].argmax(-1)
+                want = torch.tensor(r["labels"][1:])
+                keep = want != -100
+                ok += bool((pred[keep] == want[keep]).all())
+        model.train()
+        print(f"[copy-probe] step {trainer.step}: unseen copy tasks exact {ok}/{len(rows)}", flush=True)
+
+    return probe
+
+
 def faq_texts() -> list[str]:
     """The FAQ answers and chapter descriptions as plain text (also part of the pretraining stream)."""
     from dialogues import CHAPTERS, FAQ, TOOL_CHAT
@@ -151,6 +179,25 @@ def dialogue_texts(records: list[dict]) -> list[str]:
     return out
 
 
+def run_stage(name: str, model, data, val, work: Path, cfg: argparse.Namespace, steps: int, lr: float,
+              min_lr: float, batch_size: int, weight_decay: float, ckpt_parts: int, **trainer_kwargs) -> dict:
+    """One training stage with the chapter-9 trainer: checkpoints in ``work/name`` (kept with ``--resume``,
+    otherwise started afresh); stops the build with a clear message when the stage was interrupted."""
+    from ch09_glm_from_scratch.train import TrainConfig, Trainer
+
+    out = work / name
+    if not cfg.resume:
+        shutil.rmtree(out, ignore_errors=True)
+    extra = {k: trainer_kwargs.pop(k) for k in ("seq_len", "eval_every", "eval_batches") if k in trainer_kwargs}
+    result = Trainer(model, data, val, TrainConfig(
+        out_dir=str(out), max_steps=steps, batch_size=batch_size, lr=lr, min_lr=min_lr, warmup_steps=50,
+        weight_decay=weight_decay, eval_every=extra.pop("eval_every", 10**9), ckpt_every=max(1, steps // ckpt_parts),
+        device="cpu", seed=cfg.seed, progress=cfg.progress, **extra), **trainer_kwargs).fit()
+    if result["interrupted"]:
+        raise SystemExit(f"[build] stopped during the {name} stage; run again with --resume to continue")
+    return result
+
+
 def make_model(cfg: argparse.Namespace, vocab_size: int):
     import torch
     from transformers import GlmConfig, GlmForCausalLM
@@ -170,7 +217,6 @@ def main(cfg: argparse.Namespace) -> dict:
     """Run all stages; return paths, sizes, losses, timings and the evaluation numbers."""
     import torch
 
-    from ch09_glm_from_scratch.train import TrainConfig, Trainer
     from common.checkpoint import save_official_checkpoint
     from common.paths import DEMO_MODEL_DIR, output_dir
     from common.sft import load_sft_examples
@@ -218,16 +264,9 @@ def main(cfg: argparse.Namespace) -> dict:
     n_params = sum(p.numel() for p in model.parameters())
     print(f"[build] model: {n_params / 1e6:.2f} M parameters")
     copy_set = copy_examples(copies, tok.sp, tok.eos_token_id)
-    copy_dir = work / "copy"
-    if not cfg.resume:
-        shutil.rmtree(copy_dir, ignore_errors=True)
-    cp = Trainer(model, SFTBatches(copy_set, cfg.copy_batch_size, cfg.seed), None, TrainConfig(
-        out_dir=str(copy_dir), max_steps=cfg.copy_steps, batch_size=cfg.copy_batch_size, lr=cfg.copy_lr,
-        min_lr=cfg.copy_lr / 10, warmup_steps=50, weight_decay=0.0, eval_every=10**9,
-        ckpt_every=max(1, cfg.copy_steps // 2), device="cpu", seed=cfg.seed, progress=cfg.progress),
-        loss_fn=sparse_lm_loss).fit()
-    if cp["interrupted"]:
-        raise SystemExit("[build] stopped during the copy stage; run again with --resume to continue")
+    cp = run_stage("copy", model, SFTBatches(copy_set, cfg.copy_batch_size, cfg.seed), None, work, cfg,
+                   cfg.copy_steps, cfg.copy_lr, cfg.copy_lr / 10, cfg.copy_batch_size, 0.0, 2,
+                   loss_fn=sparse_lm_loss, callbacks=[copy_probe(tok, pool)])
     print(f"[build] copy stage: {len(copy_set)} tasks, final loss {cp['train_loss'][-1][1]:.3f}")
     stage("copy", t0)
 
@@ -243,16 +282,9 @@ def main(cfg: argparse.Namespace) -> dict:
     val: list[int] = []
     for ids in tok.sp.encode(docs[:n_val]):
         val += ids + [tok.eos_token_id]
-    pre_dir = work / "pretrain"
-    if not cfg.resume:
-        shutil.rmtree(pre_dir, ignore_errors=True)
-    pre = Trainer(model, stream, val, TrainConfig(
-        out_dir=str(pre_dir), max_steps=cfg.pretrain_steps, batch_size=cfg.batch_size, seq_len=cfg.pretrain_seq_len,
-        lr=cfg.lr, min_lr=cfg.lr / 10, warmup_steps=50, weight_decay=0.1, eval_every=max(1, cfg.pretrain_steps // 4),
-        eval_batches=2, ckpt_every=max(1, cfg.pretrain_steps // 2), device="cpu", seed=cfg.seed,
-        progress=cfg.progress)).fit()
-    if pre["interrupted"]:
-        raise SystemExit("[build] stopped during pretraining; run again with --resume to continue")
+    pre = run_stage("pretrain", model, stream, val, work, cfg, cfg.pretrain_steps, cfg.lr, cfg.lr / 10,
+                    cfg.batch_size, 0.1, 2, seq_len=cfg.pretrain_seq_len,
+                    eval_every=max(1, cfg.pretrain_steps // 4), eval_batches=2)
     print(f"[build] pretraining: {len(stream)} tokens, final loss {pre['train_loss'][-1][1]:.3f}")
     stage("pretrain", t0)
 
@@ -261,16 +293,8 @@ def main(cfg: argparse.Namespace) -> dict:
     examples, stats = load_sft_examples(records, tok, max_length=cfg.seq_length)
     print(f"[build] SFT: {stats.summary() if hasattr(stats, 'summary') else stats}")
     probe = heldout_probe(tok)
-    sft_dir = work / "sft"
-    if not cfg.resume:
-        shutil.rmtree(sft_dir, ignore_errors=True)
-    sft = Trainer(model, SFTBatches(examples, cfg.batch_size, cfg.seed), None, TrainConfig(
-        out_dir=str(sft_dir), max_steps=cfg.sft_steps, batch_size=cfg.batch_size, lr=cfg.sft_lr,
-        min_lr=cfg.sft_lr / 20, warmup_steps=50, weight_decay=0.0, eval_every=10**9,
-        ckpt_every=max(1, cfg.sft_steps // 4), device="cpu", seed=cfg.seed, progress=cfg.progress),
-        loss_fn=sparse_lm_loss, callbacks=[probe]).fit()
-    if sft["interrupted"]:
-        raise SystemExit("[build] stopped during SFT; run again with --resume to continue")
+    sft = run_stage("sft", model, SFTBatches(examples, cfg.batch_size, cfg.seed), None, work, cfg, cfg.sft_steps,
+                    cfg.sft_lr, cfg.sft_lr / 20, cfg.batch_size, 0.0, 4, loss_fn=sparse_lm_loss, callbacks=[probe])
     avg_len = sum(len(e["input_ids"]) for e in examples) / len(examples)
     print(f"[build] SFT: {len(examples)} dialogues, {avg_len:.0f} tokens on average, "
           f"final loss {sft['train_loss'][-1][1]:.3f}")
@@ -319,13 +343,13 @@ if __name__ == "__main__":
                    help="share of tool dialogues that stop after the call (the call is what must be copied right)")
     p.add_argument("--real-city-share", type=float, default=0.15,
                    help="share of weather questions about real (training) cities; the rest mostly made-up names")
-    p.add_argument("--copy-tasks", type=int, default=160000, help="synthetic copy tasks of the copy stage")
-    p.add_argument("--copy-steps", type=int, default=2000, help="copy-stage steps (between pretraining and SFT)")
+    p.add_argument("--copy-tasks", type=int, default=200000, help="synthetic copy tasks of the copy stage")
+    p.add_argument("--copy-steps", type=int, default=3000, help="copy-stage steps (first stage, from scratch)")
     p.add_argument("--copy-batch-size", type=int, default=64, help="copy tasks per step")
     p.add_argument("--copy-lr", type=float, default=2e-3, help="peak learning rate of the copy stage")
     p.add_argument("--hidden-size", type=int, default=256, help="hidden size")
     p.add_argument("--num-layers", type=int, default=4, help="transformer layers")
-    p.add_argument("--head-dim", type=int, default=32, help="kv_channels (head dimension)")
+    p.add_argument("--head-dim", type=int, default=64, help="kv_channels (head dimension)")
     p.add_argument("--kv-groups", type=int, default=2, help="multi_query_group_num (ChatGLM3: 2)")
     p.add_argument("--ffn-hidden-size", type=int, default=768, help="SwiGLU inner width")
     p.add_argument("--seq-length", type=int, default=512, help="longest SFT example (tokens); config seq_length")
@@ -334,7 +358,7 @@ if __name__ == "__main__":
     p.add_argument("--pretrain-seq-len", type=int, default=64, help="pretraining window length")
     p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate of pretraining")
     p.add_argument("--sft-steps", type=int, default=4000, help="SFT steps")
-    p.add_argument("--sft-lr", type=float, default=2e-3, help="peak learning rate of SFT")
+    p.add_argument("--sft-lr", type=float, default=1e-3, help="peak learning rate of SFT")
     p.add_argument("--resume", action="store_true", help="continue stages from their checkpoints in outputs/")
     p.add_argument("--no-evaluate", dest="evaluate", action="store_false", help="skip the held-out evaluation")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no tqdm progress bars")
