@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
+if __package__ in (None, ""):  # run as a script (`python ch02_env/x.py`): make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common.chatglm3 import chat, stream_chat
 from common.cli import add_generation_args, add_model_args, generation_kwargs, model_from_args
 from common.demo_tools import call_demo_tool

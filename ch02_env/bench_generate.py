@@ -26,6 +26,9 @@ from pathlib import Path
 
 import torch
 
+if __package__ in (None, ""):  # run as a script (`python ch02_env/x.py`): make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 SIX_B = {"model_type": "chatglm", "num_layers": 28, "hidden_size": 4096, "ffn_hidden_size": 13696,
          "kv_channels": 128, "num_attention_heads": 32, "multi_query_attention": True, "multi_query_group_num": 2,
          "padded_vocab_size": 65024, "seq_length": 8192, "layernorm_epsilon": 1e-5, "rmsnorm": True,

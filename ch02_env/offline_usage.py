@@ -17,11 +17,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")        # 禁止 huggingface_hub 联网
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+if __package__ in (None, ""):  # run as a script (`python ch02_env/x.py`): make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common.checkpoint import read_config, weight_files  # noqa: E402
 from common.chatglm3 import chat  # noqa: E402
 from common.cli import add_generation_args, add_model_args, generation_kwargs, model_from_args  # noqa: E402

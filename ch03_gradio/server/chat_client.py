@@ -51,6 +51,7 @@ class ChatUIConfig:
     model: str | None = None
     precision: str = "fp32"
     device: str = "cpu"
+    threads: int = 0
     api_base: str | None = None
     api_key: str | None = None
     api_model: str | None = None
