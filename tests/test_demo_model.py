@@ -32,6 +32,9 @@ def test_official_layout_and_size():
     assert cfg["model_type"] == "chatglm"
     assert cfg["multi_query_group_num"] == 2 and cfg["torch_dtype"] in ("float16", "bfloat16")
     assert (DEMO_MODEL_DIR / "tokenizer.model").exists()
+    from sentencepiece import sentencepiece_model_pb2 as pb
+    spec = pb.ModelProto.FromString((DEMO_MODEL_DIR / "tokenizer.model").read_bytes()).trainer_spec
+    assert not spec.input and not spec.model_prefix          # no paths of the machine that built it
     assert list(DEMO_MODEL_DIR.glob("*.safetensors"))
     total = sum(f.stat().st_size for f in DEMO_MODEL_DIR.iterdir() if f.is_file())
     assert total <= 30 * 2**20

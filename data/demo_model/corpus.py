@@ -166,6 +166,8 @@ def train_demo_tokenizer(out_file: Path, texts: list[str], vocab_size: int = 120
     n_before = len(model.pieces)
     del model.pieces[:]
     model.pieces.extend(keep)
+    del model.trainer_spec.input[:]              # the corpus/prefix paths of this machine do not belong in the model
+    model.trainer_spec.model_prefix = ""
     out_file.write_bytes(model.SerializeToString())
     Path(prefix + ".vocab").unlink(missing_ok=True)
     if Path(prefix + ".model") != out_file:
