@@ -179,20 +179,21 @@ def dialogue_texts(records: list[dict]) -> list[str]:
     return out
 
 
-def run_stage(name: str, model, data, val, work: Path, cfg: argparse.Namespace, steps: int, lr: float,
-              min_lr: float, batch_size: int, weight_decay: float, ckpt_parts: int, **trainer_kwargs) -> dict:
-    """One training stage with the chapter-9 trainer: checkpoints in ``work/name`` (kept with ``--resume``,
-    otherwise started afresh); stops the build with a clear message when the stage was interrupted."""
+def run_stage(name: str, model, data, val, work: Path, cfg: argparse.Namespace, train: dict,
+              **trainer_kwargs) -> dict:
+    """One training stage with the chapter-9 trainer. ``train``: the stage's ``TrainConfig`` fields plus
+    ``checkpoints`` (how many over the stage). Checkpoints go to ``work/name``, kept with ``--resume``, otherwise
+    started afresh; an interrupted stage stops the build with a clear message."""
     from ch09_glm_from_scratch.train import TrainConfig, Trainer
 
     out = work / name
     if not cfg.resume:
         shutil.rmtree(out, ignore_errors=True)
-    extra = {k: trainer_kwargs.pop(k) for k in ("seq_len", "eval_every", "eval_batches") if k in trainer_kwargs}
-    result = Trainer(model, data, val, TrainConfig(
-        out_dir=str(out), max_steps=steps, batch_size=batch_size, lr=lr, min_lr=min_lr, warmup_steps=50,
-        weight_decay=weight_decay, eval_every=extra.pop("eval_every", 10**9), ckpt_every=max(1, steps // ckpt_parts),
-        device="cpu", seed=cfg.seed, progress=cfg.progress, **extra), **trainer_kwargs).fit()
+    train = dict(train)
+    ckpt_every = max(1, train["max_steps"] // train.pop("checkpoints"))
+    settings = {"warmup_steps": 50, "eval_every": 10**9, "device": "cpu", "seed": cfg.seed, "progress": cfg.progress,
+                "ckpt_every": ckpt_every, **train}
+    result = Trainer(model, data, val, TrainConfig(out_dir=str(out), **settings), **trainer_kwargs).fit()
     if result["interrupted"]:
         raise SystemExit(f"[build] stopped during the {name} stage; run again with --resume to continue")
     return result
@@ -265,7 +266,8 @@ def main(cfg: argparse.Namespace) -> dict:
     print(f"[build] model: {n_params / 1e6:.2f} M parameters")
     copy_set = copy_examples(copies, tok.sp, tok.eos_token_id)
     cp = run_stage("copy", model, SFTBatches(copy_set, cfg.copy_batch_size, cfg.seed), None, work, cfg,
-                   cfg.copy_steps, cfg.copy_lr, cfg.copy_lr / 10, cfg.copy_batch_size, 0.0, 2,
+                   dict(max_steps=cfg.copy_steps, batch_size=cfg.copy_batch_size, lr=cfg.copy_lr,
+                        min_lr=cfg.copy_lr / 10, weight_decay=0.0, checkpoints=2),
                    loss_fn=sparse_lm_loss, callbacks=[copy_probe(tok, pool)])
     print(f"[build] copy stage: {len(copy_set)} tasks, final loss {cp['train_loss'][-1][1]:.3f}")
     stage("copy", t0)
@@ -282,9 +284,10 @@ def main(cfg: argparse.Namespace) -> dict:
     val: list[int] = []
     for ids in tok.sp.encode(docs[:n_val]):
         val += ids + [tok.eos_token_id]
-    pre = run_stage("pretrain", model, stream, val, work, cfg, cfg.pretrain_steps, cfg.lr, cfg.lr / 10,
-                    cfg.batch_size, 0.1, 2, seq_len=cfg.pretrain_seq_len,
-                    eval_every=max(1, cfg.pretrain_steps // 4), eval_batches=2)
+    pre = run_stage("pretrain", model, stream, val, work, cfg,
+                    dict(max_steps=cfg.pretrain_steps, batch_size=cfg.batch_size, seq_len=cfg.pretrain_seq_len,
+                         lr=cfg.lr, min_lr=cfg.lr / 10, weight_decay=0.1, checkpoints=2,
+                         eval_every=max(1, cfg.pretrain_steps // 4), eval_batches=2))
     print(f"[build] pretraining: {len(stream)} tokens, final loss {pre['train_loss'][-1][1]:.3f}")
     stage("pretrain", t0)
 
@@ -293,8 +296,10 @@ def main(cfg: argparse.Namespace) -> dict:
     examples, stats = load_sft_examples(records, tok, max_length=cfg.seq_length)
     print(f"[build] SFT: {stats.summary() if hasattr(stats, 'summary') else stats}")
     probe = heldout_probe(tok)
-    sft = run_stage("sft", model, SFTBatches(examples, cfg.batch_size, cfg.seed), None, work, cfg, cfg.sft_steps,
-                    cfg.sft_lr, cfg.sft_lr / 20, cfg.batch_size, 0.0, 4, loss_fn=sparse_lm_loss, callbacks=[probe])
+    sft = run_stage("sft", model, SFTBatches(examples, cfg.batch_size, cfg.seed), None, work, cfg,
+                    dict(max_steps=cfg.sft_steps, batch_size=cfg.batch_size, lr=cfg.sft_lr, min_lr=cfg.sft_lr / 20,
+                         weight_decay=0.0, checkpoints=4),
+                    loss_fn=sparse_lm_loss, callbacks=[probe])
     avg_len = sum(len(e["input_ids"]) for e in examples) / len(examples)
     print(f"[build] SFT: {len(examples)} dialogues, {avg_len:.0f} tokens on average, "
           f"final loss {sft['train_loss'][-1][1]:.3f}")
@@ -312,7 +317,8 @@ def main(cfg: argparse.Namespace) -> dict:
     print(f"[build] saved {out_dir} ({size / 2**20:.1f} MiB)")
     stage("export", t0)
     results = {"out_dir": str(out_dir), "size_bytes": size, "parameters": n_params, "vocab": len(tok),
-               "pretrain_loss": pre["train_loss"][-1][1], "copy_loss": cp["train_loss"][-1][1], "sft_loss": sft["train_loss"][-1][1],
+               "copy_loss": cp["train_loss"][-1][1], "pretrain_loss": pre["train_loss"][-1][1],
+               "sft_loss": sft["train_loss"][-1][1],
                "sft_examples": len(examples), "probe": probe.history, "timings": timings}
     if cfg.evaluate:
         t0 = time.time()

@@ -55,17 +55,15 @@ def _copy_string(rng: random.Random, char_pool: str) -> str:
     return "".join(rng.choice(alphabet) for _ in range(rng.randint(3, 10)))
 
 
-def copy_task_texts(n: int, seed: int, char_pool: str, frames: list[str] | None = None) -> list[str]:
+def copy_task_texts(n: int, seed: int, char_pool: str) -> list[str]:
     """Synthetic copy tasks (plain text, for pretraining) — they build the induction ("copy what followed the
     earlier occurrence") circuit that tool arguments need, before the model ever sees a tool call.
 
     Three shapes: ``<string> => <same string>`` (pure induction); a sentence with a random string inside, then
     ``名字：<string>`` (find the odd span and copy it — what filling a tool argument is); and a list of three
     strings followed by one of them in quotes, then the string after it (look-up by content).
-    ``frames`` adds sentence frames with a ``{x}`` slot (the build passes the training question templates).
     """
     rng = random.Random(seed)
-    frames = COPY_FRAMES + list(frames or [])
     out = []
     for _ in range(n):
         s = _copy_string(rng, char_pool)
@@ -73,7 +71,7 @@ def copy_task_texts(n: int, seed: int, char_pool: str, frames: list[str] | None 
         if r < 0.35:
             out.append(f"{s} => {s}")
         elif r < 0.85:
-            out.append(f"{rng.choice(frames).format(x=s)}。名字：'{s}'")
+            out.append(f"{rng.choice(COPY_FRAMES).format(x=s)}。名字：'{s}'")
         else:
             items = [s] + [_copy_string(rng, char_pool) for _ in range(2)]
             k = rng.randrange(2)

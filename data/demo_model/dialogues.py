@@ -27,7 +27,7 @@ from slots import (LATIN_CITIES, KNOWN_TICKERS, SUFFIXES, WORLD_CITIES, heldout_
                    random_stock_code, split_cities, stock_result, weather_result)
 
 # ---------------------------------------------------------------------------------------------------------
-# 问句模板：{x} 是槽位。评测模板（*_HELDOUT）是手写的固定问法；训练问法由下面的词组组合生成（几百种，槽位
+# 问句模板：{x} 是槽位。评测模板（*_HELDOUT）是手写的固定问法；训练问法由下面的词组组合生成（上万种，槽位
 # 在句首、句中、句尾都有），并去掉与评测问法相同或含评测专用短语的组合——评测问的是没见过的说法。
 WEATHER_HELDOUT = [
     "{x}今天会不会下雨", "麻烦查一下{x}今天的天气", "{x}的天气状况怎么样", "想了解一下{x}现在的天气",
@@ -59,11 +59,12 @@ _W_FIXED = [  # 手写的自然问法
     "我要去{x}旅游，查一下当地天气", "{x}今天适合出门吗，天气怎么样", "请帮我获取{x}的实时天气", "{x}下雪了吗",
     "朋友在{x}，那里天气好不好",
     "天气 {x}", "{x}，天气", "今天{x}天气好吗", "现在{x}多少度", "天气：{x}", "城市是{x}，查天气",
-            "查天气：{x}", "帮我看看天气，城市{x}", "{x}？天气怎么样", "weather in {x}", "What's the weather like in {x}",
-            "{x} weather", "weather {x} today", "Is it raining in {x}", "Tell me the weather in {x}",
-            "Check the weather of {x} please", "Will it rain in {x} tomorrow", "Temperature in {x} now",
-            "Do I need an umbrella in {x}", "What is the temperature in {x}", "forecast for {x}",
-            "Is it cold in {x} today", "{x} temperature", "weather report for {x}", "Any rain in {x}"]
+    "查天气：{x}", "帮我看看天气，城市{x}", "{x}？天气怎么样", "weather in {x}", "What's the weather like in {x}",
+    "{x} weather", "weather {x} today", "Is it raining in {x}", "Tell me the weather in {x}",
+    "Check the weather of {x} please", "Will it rain in {x} tomorrow", "Temperature in {x} now",
+    "Do I need an umbrella in {x}", "What is the temperature in {x}", "forecast for {x}",
+    "Is it cold in {x} today", "{x} temperature", "weather report for {x}", "Any rain in {x}",
+]
 _S_HEADS = ["", "查一下", "帮我查查", "查查", "查", "查询", "请查询", "看看", "帮我看看", "追踪", "追踪一下", "帮我追踪",
             "盯一下", "帮我盯一下", "关注一下", "股票", "股票代码", "代码", "我买了", "我关注的", "请查询股票",
             "查查股票", "获取", "请帮我获取", "告诉我", "我想知道", "看下", "我手里有", "我刚买了", "我卖了",
@@ -277,20 +278,25 @@ def made_up_name(rng: random.Random, city_chars: str, world_chars: str, char_poo
     return random_name(rng, char_pool, 2, 5)
 
 
-def training_slot(rng: random.Random, kind: str, train_cities: list[str], char_pool: str, banned: set[str],
-                  real_share: float = 0.15) -> str:
-    """A slot value for training: real names (``real_share``), made-up names, Latin names, codes; never a
-    held-out one."""
+def name_alphabets(train_cities: list[str]) -> tuple[str, str]:
+    """The characters of the training city names, and those of the foreign ones (for long transliterations)."""
     train_set = set(train_cities)
     city_chars = "".join(sorted({ch for c in train_cities for ch in c}))
     world_chars = "".join(sorted({ch for c in WORLD_CITIES if c in train_set for ch in c}))
+    return city_chars, world_chars
+
+
+def training_slot(rng: random.Random, kind: str, train_cities: list[str], alphabets: tuple[str, str], char_pool: str,
+                  banned: set[str], real_share: float = 0.15) -> str:
+    """A slot value for training: real names (``real_share``), made-up names, Latin names, codes; never a
+    held-out one. ``alphabets`` comes from :func:`name_alphabets`."""
     while True:
         if kind == "weather":
             r = rng.random()
             if r < real_share:
                 s = rng.choice(train_cities) + rng.choice(SUFFIXES)
             elif r < 0.95:
-                s = made_up_name(rng, city_chars, world_chars, char_pool)
+                s = made_up_name(rng, *alphabets, char_pool)
             else:
                 s = rng.choice(LATIN_CITIES)
         else:
@@ -306,12 +312,13 @@ def make_sft_records(n: int, seed: int, char_pool: str, tool_share: float = 0.8,
     rng = random.Random(seed)
     train_cities, held_cities = split_cities()
     banned = set(held_cities) | set(heldout_codes())
+    alphabets = name_alphabets(train_cities)
     out = []
     for _ in range(n):
         r = rng.random()
         if r < tool_share:
             kind = "weather" if rng.random() < 0.5 else "stock"
-            slot = training_slot(rng, kind, train_cities, char_pool, banned, real_share)
+            slot = training_slot(rng, kind, train_cities, alphabets, char_pool, banned, real_share)
             out.append(tool_dialogue(rng, kind, slot, [train_template(rng, kind)], short=rng.random() < short_share))
         elif r < tool_share + 0.05:
             out.append(tool_chat_dialogue(rng))
