@@ -172,8 +172,8 @@ def test_tiny_build_end_to_end(tmp_path):
         out=str(tmp_path / "demo"), run_name="pytest-tiny-build", seed=0, threads=0, sp_vocab=12000,
         char_pool_size=500, sft_records=300, tool_share=0.85, short_share=0.7, real_city_share=0.15,
         copy_tasks=500, copy_steps=2, copy_batch_size=8, copy_lr=2e-3, hidden_size=64, num_layers=1, head_dim=16,
-        kv_groups=2, ffn_hidden_size=128, seq_length=256, batch_size=4, pretrain_steps=2, pretrain_seq_len=32,
-        lr=2e-3, sft_steps=2, sft_lr=2e-3, resume=False, evaluate=False, progress=False)
+        kv_groups=2, tie_embeddings=False, ffn_hidden_size=128, seq_length=256, batch_size=4, pretrain_steps=2, pretrain_seq_len=32,
+        lr=2e-3, sft_steps=2, sft_lr=2e-3, sft_copy_mix=50, resume=False, evaluate=False, progress=False)
     results = build.main(argparse.Namespace(**parser_defaults))
     assert results["parameters"] < 2_000_000 and results["size_bytes"] < 3 * 2**20
     model, tok = load_model(tmp_path / "demo"), load_tokenizer(tmp_path / "demo")

@@ -129,14 +129,14 @@ def heldout_probe(tok):
     return probe
 
 
-def copy_probe(tok, char_pool: str):
+def copy_probe(tok, char_pool: str, wide: str = ""):
     """A callback for the copy stage: every ``every`` steps, the share of 120 unseen copy tasks (another seed)
     whose whole copied part is the greedy choice at every position."""
     import torch
 
     from corpus import copy_examples, copy_task_texts
 
-    rows = copy_examples(copy_task_texts(120, 10_007, char_pool), tok.sp, tok.eos_token_id)
+    rows = copy_examples(copy_task_texts(120, 10_007, char_pool, wide), tok.sp, tok.eos_token_id)
 
     def probe(trainer, every: int = 250) -> None:
         if trainer.step % every:
@@ -208,7 +208,7 @@ def make_model(cfg: argparse.Namespace, vocab_size: int):
                      num_attention_heads=cfg.hidden_size // cfg.head_dim, num_key_value_heads=cfg.kv_groups,
                      head_dim=cfg.head_dim, partial_rotary_factor=0.5, attention_bias=True, rms_norm_eps=1e-5,
                      max_position_embeddings=cfg.seq_length, pad_token_id=0, eos_token_id=2, bos_token_id=1,
-                     tie_word_embeddings=False)
+                     tie_word_embeddings=cfg.tie_embeddings)
     conf._attn_implementation = "eager"      # faster than sdpa for these short sequences on CPU (training only)
     torch.manual_seed(cfg.seed)
     return GlmForCausalLM(conf)
@@ -223,8 +223,8 @@ def main(cfg: argparse.Namespace) -> dict:
     from common.sft import load_sft_examples
     from common.tokenizer import ChatGLM3Tokenizer
     from corpus import copy_examples, copy_task_texts, read_fortunes, train_demo_tokenizer
-    from dialogues import char_pool_from_texts, make_sft_records
-    from slots import CHINA_CITIES, WORLD_CITIES
+    from dialogues import char_pool_from_texts, make_sft_records, wide_alphabet
+    from slots import CHINA_CITIES, WORLD_CITIES, heldout_codes, split_cities
 
     t_start = time.time()
     if cfg.threads:
@@ -242,9 +242,11 @@ def main(cfg: argparse.Namespace) -> dict:
     t0 = time.time()
     texts = read_fortunes()
     pool = char_pool_from_texts(texts, cfg.char_pool_size)
+    wide = wide_alphabet(texts)
     records = make_sft_records(cfg.sft_records, cfg.seed, pool, tool_share=cfg.tool_share,
-                               short_share=cfg.short_share, real_share=cfg.real_city_share)
-    copies = copy_task_texts(cfg.copy_tasks, cfg.seed, pool)
+                               short_share=cfg.short_share, real_share=cfg.real_city_share, wide=wide)
+    banned = frozenset(split_cities()[1]) | frozenset(heldout_codes())
+    copies = copy_task_texts(cfg.copy_tasks, cfg.seed, pool, wide, banned)
     faq = faq_texts()
     (work / "sft_train.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n",
                                          encoding="utf-8")
@@ -268,7 +270,7 @@ def main(cfg: argparse.Namespace) -> dict:
     cp = run_stage("copy", model, SFTBatches(copy_set, cfg.copy_batch_size, cfg.seed), None, work, cfg,
                    dict(max_steps=cfg.copy_steps, batch_size=cfg.copy_batch_size, lr=cfg.copy_lr,
                         min_lr=cfg.copy_lr / 10, weight_decay=0.0, checkpoints=2),
-                   loss_fn=sparse_lm_loss, callbacks=[copy_probe(tok, pool)])
+                   loss_fn=sparse_lm_loss, callbacks=[copy_probe(tok, pool, wide)])
     print(f"[build] copy stage: {len(copy_set)} tasks, final loss {cp['train_loss'][-1][1]:.3f}")
     stage("copy", t0)
 
@@ -296,12 +298,15 @@ def main(cfg: argparse.Namespace) -> dict:
     examples, stats = load_sft_examples(records, tok, max_length=cfg.seq_length)
     print(f"[build] SFT: {stats.summary() if hasattr(stats, 'summary') else stats}")
     probe = heldout_probe(tok)
-    sft = run_stage("sft", model, SFTBatches(examples, cfg.batch_size, cfg.seed), None, work, cfg,
+    # copy tasks stay in the mix (a share of the batches) so SFT does not wear the copy circuit down
+    mixed = examples + copy_set[:cfg.sft_copy_mix]
+    sft = run_stage("sft", model, SFTBatches(mixed, cfg.batch_size, cfg.seed), None, work, cfg,
                     dict(max_steps=cfg.sft_steps, batch_size=cfg.batch_size, lr=cfg.sft_lr, min_lr=cfg.sft_lr / 20,
                          weight_decay=0.0, checkpoints=4),
                     loss_fn=sparse_lm_loss, callbacks=[probe])
     avg_len = sum(len(e["input_ids"]) for e in examples) / len(examples)
-    print(f"[build] SFT: {len(examples)} dialogues, {avg_len:.0f} tokens on average, "
+    print(f"[build] SFT: {len(examples)} dialogues ({avg_len:.0f} tokens on average) + {len(mixed) - len(examples)} "
+          f"copy tasks, "
           f"final loss {sft['train_loss'][-1][1]:.3f}")
     stage("sft", t0)
 
@@ -350,13 +355,16 @@ if __name__ == "__main__":
     p.add_argument("--real-city-share", type=float, default=0.15,
                    help="share of weather questions about real (training) cities; the rest mostly made-up names")
     p.add_argument("--copy-tasks", type=int, default=200000, help="synthetic copy tasks of the copy stage")
-    p.add_argument("--copy-steps", type=int, default=3000, help="copy-stage steps (first stage, from scratch)")
+    p.add_argument("--copy-steps", type=int, default=4000, help="copy-stage steps (first stage, from scratch)")
     p.add_argument("--copy-batch-size", type=int, default=64, help="copy tasks per step")
     p.add_argument("--copy-lr", type=float, default=2e-3, help="peak learning rate of the copy stage")
     p.add_argument("--hidden-size", type=int, default=256, help="hidden size")
     p.add_argument("--num-layers", type=int, default=4, help="transformer layers")
     p.add_argument("--head-dim", type=int, default=64, help="kv_channels (head dimension)")
     p.add_argument("--kv-groups", type=int, default=2, help="multi_query_group_num (ChatGLM3: 2)")
+    p.add_argument("--tie-embeddings", action=argparse.BooleanOptionalAction, default=False,
+                   help="train with the output layer tied to the input embedding (exported as two equal tensors, "
+                        "the official layout)")
     p.add_argument("--ffn-hidden-size", type=int, default=768, help="SwiGLU inner width")
     p.add_argument("--seq-length", type=int, default=512, help="longest SFT example (tokens); config seq_length")
     p.add_argument("--batch-size", type=int, default=32, help="sequences per step (pretraining and SFT)")
@@ -365,6 +373,7 @@ if __name__ == "__main__":
     p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate of pretraining")
     p.add_argument("--sft-steps", type=int, default=4000, help="SFT steps")
     p.add_argument("--sft-lr", type=float, default=1e-3, help="peak learning rate of SFT")
+    p.add_argument("--sft-copy-mix", type=int, default=20000, help="copy tasks mixed into the SFT examples")
     p.add_argument("--resume", action="store_true", help="continue stages from their checkpoints in outputs/")
     p.add_argument("--no-evaluate", dest="evaluate", action="store_false", help="skip the held-out evaluation")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no tqdm progress bars")

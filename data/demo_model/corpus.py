@@ -42,11 +42,13 @@ COPY_FRAMES = ["我们明天去{x}看看", "{x}是一个好地方", "听说{x}�
                "{x} is the answer", "从{x}出发", "订单{x}已发货", "会议室{x}有人吗", "{x}和别的不一样"]
 
 
-def _copy_string(rng: random.Random, char_pool: str) -> str:
-    """A random string to copy: CJK characters, digits (many repeats, like stock codes), capitals or a mix."""
+def _copy_string(rng: random.Random, char_pool: str, wide: str = "") -> str:
+    """A random string to copy: CJK characters (frequent ones, or any of ``wide``), digits (many repeats, like
+    stock codes), capitals or a mix."""
     r = rng.random()
     if r < 0.45:
-        return "".join(rng.choice(char_pool) for _ in range(rng.randint(2, 8)))
+        chars = wide if wide and rng.random() < 0.5 else char_pool
+        return "".join(rng.choice(chars) for _ in range(rng.randint(2, 8)))
     if r < 0.75:
         return "".join(rng.choice("0123456789") for _ in range(rng.randint(3, 9)))
     if r < 0.9:
@@ -55,25 +57,34 @@ def _copy_string(rng: random.Random, char_pool: str) -> str:
     return "".join(rng.choice(alphabet) for _ in range(rng.randint(3, 10)))
 
 
-def copy_task_texts(n: int, seed: int, char_pool: str) -> list[str]:
+def copy_task_texts(n: int, seed: int, char_pool: str, wide: str = "", banned: frozenset[str] = frozenset()) -> list[str]:
     """Synthetic copy tasks (plain text, for pretraining) — they build the induction ("copy what followed the
     earlier occurrence") circuit that tool arguments need, before the model ever sees a tool call.
 
     Three shapes: ``<string> => <same string>`` (pure induction); a sentence with a random string inside, then
     ``名字：<string>`` (find the odd span and copy it — what filling a tool argument is); and a list of three
-    strings followed by one of them in quotes, then the string after it (look-up by content).
+    strings followed by one of them in quotes, then the string after it (look-up by content). ``wide``: half of
+    the CJK strings are drawn from it (every character of the vocabulary gets copied); strings that contain one
+    of ``banned`` (held-out names and codes) are drawn again.
     """
     rng = random.Random(seed)
+
+    def draw() -> str:
+        while True:
+            s = _copy_string(rng, char_pool, wide)
+            if not any(b in s for b in banned):
+                return s
+
     out = []
     for _ in range(n):
-        s = _copy_string(rng, char_pool)
+        s = draw()
         r = rng.random()
         if r < 0.35:
             out.append(f"{s} => {s}")
         elif r < 0.85:
             out.append(f"{rng.choice(COPY_FRAMES).format(x=s)}。名字：'{s}'")
         else:
-            items = [s] + [_copy_string(rng, char_pool) for _ in range(2)]
+            items = [s] + [draw() for _ in range(2)]
             k = rng.randrange(2)
             out.append(" ".join(items) + f" | '{items[k]}' -> '{items[k + 1]}'")
     return out

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common.prompts import TOOL_SYSTEM_PROMPT, example_tools  # noqa: E402
-from slots import (LATIN_CITIES, KNOWN_TICKERS, SUFFIXES, WORLD_CITIES, heldout_codes, random_name,  # noqa: E402
+from slots import (CHINA_CITIES, LATIN_CITIES, KNOWN_TICKERS, SUFFIXES, WORLD_CITIES, heldout_codes, random_name,  # noqa: E402
                    random_stock_code, split_cities, stock_result, weather_result)
 
 # ---------------------------------------------------------------------------------------------------------
@@ -80,7 +80,8 @@ _S_FIXED = [
     "price of {x}", "track {x}", "What's the price of {x}", "{x} stock price", "Show me the {x} quote",
             "Check {x} for me", "Is {x} up today", "Get the latest price of {x} please", "How is {x} doing today",
             "{x} price now", "quote {x}", "Track the stock {x}", "What does {x} cost now",
-            "股票代码是{x}，帮我查下价格", "代码{x}，查价格", "{x}？现在什么价", "股价：{x}", "追踪股票：{x}"]
+            "股票代码是{x}，帮我查下价格", "代码{x}，查价格", "{x}？现在什么价", "股价：{x}", "追踪股票：{x}",
+            "How high is {x} now", "How's {x} today", "How about {x} stock", "Where is {x} priced now"]
 
 
 def _compose(heads: list[str], mids: list[str], tails: list[str], fixed: list[str]) -> list[str]:
@@ -96,18 +97,40 @@ def _compose(heads: list[str], mids: list[str], tails: list[str], fixed: list[st
     return sorted(t for t in out if t not in held and not any(p in t for p in HELDOUT_PHRASES))
 
 
-WEATHER_TRAIN = _compose(_W_HEADS, _W_MIDS, _W_TAILS, _W_FIXED)
-STOCK_TRAIN = _compose(_S_HEADS, _S_MIDS, _S_TAILS, _S_FIXED)
+# 句首的客气话 / 情态词 × 动作：「可以帮我查查」「能不能看看」「劳驾说一下」…… 让模型学会句首这些没见过的
+# 组合不是地名（组合含评测短语的会被 _compose 去掉）
+_POLITE = ["", "请", "麻烦", "劳驾", "请你", "你", "您"]
+_MODAL = ["", "可以", "能否", "能不能", "可不可以", "帮忙", "想请你"]
+_ACTS = {"weather": ["告诉我", "查查", "查一下", "看看", "帮我查", "帮我看看", "说说", "报一下", "播报一下"],
+         "stock": ["告诉我", "查查", "查一下", "看看", "帮我查", "帮我看看", "说说", "报一下", "盯一下"]}
+
+
+def _lead_ins(kind: str) -> list[str]:
+    """Politeness × modal × action heads (about 400 per kind), in a fixed order."""
+    return sorted({p + m + a for p in _POLITE for m in _MODAL for a in _ACTS[kind]
+                   if (p or m) and not (p and m == "想请你")})
+
+
+_W_BASE = _compose(_W_HEADS, _W_MIDS, _W_TAILS, _W_FIXED)
+_S_BASE = _compose(_S_HEADS, _S_MIDS, _S_TAILS, _S_FIXED)
+_W_LEAD = _compose(_lead_ins("weather"), _W_MIDS, _W_TAILS, [])
+_S_LEAD = _compose(_lead_ins("stock"), _S_MIDS, _S_TAILS, [])
+WEATHER_TRAIN = sorted(set(_W_BASE + _W_LEAD))
+STOCK_TRAIN = sorted(set(_S_BASE + _S_LEAD))
 WEATHER_TRAIN_FIXED = _compose([], [], [], _W_FIXED)
 STOCK_TRAIN_FIXED = _compose([], [], [], _S_FIXED)
 
 
-def train_template(rng: random.Random, kind: str, fixed_share: float = 0.4) -> str:
+_STOCK_CODE_FIRST = [t for t in _S_BASE if t.startswith("{x}") and "\u4e00" <= t[3:4] <= "\u9fff"]
+
+
+def train_template(rng: random.Random, kind: str, fixed_share: float = 0.4, lead_share: float = 0.2) -> str:
     """A training question template: ``fixed_share`` from the hand-written list (natural wordings, English),
-    otherwise one of the generated combinations."""
-    if kind == "weather":
-        return rng.choice(WEATHER_TRAIN_FIXED if rng.random() < fixed_share else WEATHER_TRAIN)
-    return rng.choice(STOCK_TRAIN_FIXED if rng.random() < fixed_share else STOCK_TRAIN)
+    ``lead_share`` with a politeness/modal lead-in head, otherwise one of the other generated combinations."""
+    fixed, lead, base = ((WEATHER_TRAIN_FIXED, _W_LEAD, _W_BASE) if kind == "weather"
+                         else (STOCK_TRAIN_FIXED, _S_LEAD, _S_BASE))
+    r = rng.random()
+    return rng.choice(fixed if r < fixed_share else lead if r < fixed_share + lead_share else base)
 PREFIXES = ["", "", "", "", "请问", "你好，", "您好，", "帮个忙，", "喂，", "嗨，", "麻烦你，", "问一下，"]
 SUFFIXES_Q = ["", "", "？", "？", "?", "。", "！", "呢", "呢？", "，谢谢", "，谢谢！"]
 
@@ -266,16 +289,29 @@ def char_pool_from_texts(texts: list[str], size: int = 2500) -> str:
     return "".join(ch for ch, _ in cnt.most_common(size))
 
 
-def made_up_name(rng: random.Random, city_chars: str, world_chars: str, char_pool: str) -> str:
+def made_up_name(rng: random.Random, city_chars: str, world_chars: str, char_pool: str, wide: str = "") -> str:
     """A made-up place name the model cannot have memorised, so copying is the only way to get it right:
     Chinese-looking names from characters of (training) city names, transliteration-looking long names from
-    foreign city names, or any frequent character of the corpus."""
+    foreign city names, frequent characters of the corpus, or — the largest share — any CJK character of the
+    vocabulary (``wide``): a name may start with 上 or 二 or use a rare character, and the model must copy it
+    all the same instead of preferring characters it has seen in names."""
     r = rng.random()
-    if r < 0.5:
+    if r < 0.3:
         return random_name(rng, city_chars, 2, 4)
-    if r < 0.65:
+    if r < 0.42:
         return random_name(rng, world_chars, 3, 7)
-    return random_name(rng, char_pool, 2, 5)
+    if r < 0.62 or not wide:
+        return random_name(rng, char_pool, 2, 5)
+    return random_name(rng, wide, 2, 6)
+
+
+def wide_alphabet(texts: list[str]) -> str:
+    """Every CJK character the demo tokenizer is trained on as a piece: those of the corpus and of the place-name
+    lists (``slots``). Made-up names and copy tasks draw from it so that every character's embedding takes part
+    in copying; the held-out *names* and wordings still never occur in training."""
+    chars = {ch for t in texts for ch in t if "\u4e00" <= ch <= "\u9fff"}
+    chars |= {ch for c in CHINA_CITIES + WORLD_CITIES for ch in c}
+    return "".join(sorted(chars))
 
 
 def name_alphabets(train_cities: list[str]) -> tuple[str, str]:
@@ -287,7 +323,7 @@ def name_alphabets(train_cities: list[str]) -> tuple[str, str]:
 
 
 def training_slot(rng: random.Random, kind: str, train_cities: list[str], alphabets: tuple[str, str], char_pool: str,
-                  banned: set[str], real_share: float = 0.15) -> str:
+                  banned: set[str], real_share: float = 0.15, wide: str = "") -> str:
     """A slot value for training: real names (``real_share``), made-up names, Latin names, codes; never a
     held-out one. ``alphabets`` comes from :func:`name_alphabets`."""
     while True:
@@ -296,19 +332,31 @@ def training_slot(rng: random.Random, kind: str, train_cities: list[str], alphab
             if r < real_share:
                 s = rng.choice(train_cities) + rng.choice(SUFFIXES)
             elif r < 0.95:
-                s = made_up_name(rng, *alphabets, char_pool)
+                s = made_up_name(rng, *alphabets, char_pool, wide)
             else:
                 s = rng.choice(LATIN_CITIES)
         else:
             s = rng.choice(KNOWN_TICKERS) if rng.random() < 0.05 else random_stock_code(rng)
-        if s not in banned and s.rstrip("市") not in banned:
+        if not any(b in s for b in banned):      # not even inside a longer made-up name
             return s
 
 
+def code_first_template(rng: random.Random, char_pool: str) -> str:
+    """A stock question that starts with the code followed by one or two random characters ("{x}春价格多少"):
+    the code ends where the character class changes, whatever word follows it (the held-out questions put
+    words after the code that training never shows there)."""
+    while True:
+        t = rng.choice(_STOCK_CODE_FIRST)
+        t = "{x}" + random_name(rng, char_pool, 1, 2) + t[len("{x}"):]
+        if not any(p in t for p in HELDOUT_PHRASES):
+            return t
+
+
 def make_sft_records(n: int, seed: int, char_pool: str, tool_share: float = 0.8, short_share: float = 0.5,
-                     real_share: float = 0.15) -> list[dict]:
+                     real_share: float = 0.15, wide: str = "", code_first_share: float = 0.1) -> list[dict]:
     """``n`` training dialogues (official JSONL records), deterministic in ``seed``; ``short_share`` of the tool
-    dialogues end right after the call (see ``tool_dialogue``)."""
+    dialogues end right after the call (see ``tool_dialogue``); ``wide``: the alphabet of most made-up names
+    (see ``made_up_name``); ``code_first_share`` of the stock questions come from ``code_first_template``."""
     rng = random.Random(seed)
     train_cities, held_cities = split_cities()
     banned = set(held_cities) | set(heldout_codes())
@@ -318,8 +366,12 @@ def make_sft_records(n: int, seed: int, char_pool: str, tool_share: float = 0.8,
         r = rng.random()
         if r < tool_share:
             kind = "weather" if rng.random() < 0.5 else "stock"
-            slot = training_slot(rng, kind, train_cities, alphabets, char_pool, banned, real_share)
-            out.append(tool_dialogue(rng, kind, slot, [train_template(rng, kind)], short=rng.random() < short_share))
+            slot = training_slot(rng, kind, train_cities, alphabets, char_pool, banned, real_share, wide)
+            if kind == "stock" and rng.random() < code_first_share:
+                template = code_first_template(rng, char_pool)
+            else:
+                template = train_template(rng, kind)
+            out.append(tool_dialogue(rng, kind, slot, [template], short=rng.random() < short_share))
         elif r < tool_share + 0.05:
             out.append(tool_chat_dialogue(rng))
         else:
