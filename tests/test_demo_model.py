@@ -91,7 +91,8 @@ def test_faq_answer_and_stop(demo):
 
 def test_heldout_tool_calls_several_cases(demo):
     """All 60 held-out tool questions of the evaluation set (unseen cities/codes, unseen wordings) through chat():
-    the committed model gets 42/60 (data/README.md); this fails if a rebuild loses the copying skill."""
+    the committed model gets 55/60 (data/README.md); ≥ 53 leaves room for float differences between machines,
+    and fails if a rebuild loses the copying skill."""
     from common.chatglm3 import chat
     from common.prompts import TOOL_SYSTEM_PROMPT
     from dialogues import make_eval_cases
@@ -103,7 +104,7 @@ def test_heldout_tool_calls_several_cases(demo):
         history = [{"role": "system", "content": TOOL_SYSTEM_PROMPT, "tools": c["tools"]}]
         response, _ = chat(model, tok, c["query"], history=history, **GEN)
         ok += response == {"name": c["name"], "parameters": c["parameters"]}
-    assert ok >= 39, f"only {ok}/60 held-out tool calls exact"
+    assert ok >= 53, f"only {ok}/60 held-out tool calls exact"
 
 
 # --- the build's data and batching (no trained model needed) -------------------------------------------------
@@ -172,11 +173,15 @@ def test_tiny_build_end_to_end(tmp_path):
         out=str(tmp_path / "demo"), run_name="pytest-tiny-build", seed=0, threads=0, sp_vocab=12000,
         char_pool_size=500, sft_records=300, tool_share=0.85, short_share=0.7, real_city_share=0.15,
         copy_tasks=500, copy_steps=2, copy_batch_size=8, copy_lr=2e-3, hidden_size=64, num_layers=1, head_dim=16,
-        kv_groups=2, tie_embeddings=False, ffn_hidden_size=128, seq_length=256, batch_size=4, pretrain_steps=2, pretrain_seq_len=32,
-        lr=2e-3, sft_steps=2, sft_lr=2e-3, sft_copy_mix=50, resume=False, evaluate=False, progress=False)
+        kv_groups=2, tie_embeddings=True, ffn_hidden_size=128, seq_length=256, batch_size=4, pretrain_steps=2,
+        pretrain_seq_len=32, lr=2e-3, sft_steps=2, sft_lr=2e-3, sft_copy_mix=50, resume=False, evaluate=False, progress=False)
     results = build.main(argparse.Namespace(**parser_defaults))
     assert results["parameters"] < 2_000_000 and results["size_bytes"] < 3 * 2**20
     model, tok = load_model(tmp_path / "demo"), load_tokenizer(tmp_path / "demo")
     assert type(model).__name__ == "GlmForCausalLM" and tok.get_command("<|user|>") == tok.sp.vocab_size() + 6
+    # trained tied, exported in the official layout as two equal tensors
+    from safetensors.torch import load_file
+    sd = load_file(str(tmp_path / "demo" / "model.safetensors"))
+    assert sd["transformer.output_layer.weight"].equal(sd["transformer.embedding.word_embeddings.weight"])
     work = REPO_ROOT / "outputs" / "demo_model" / "pytest-tiny-build"
     assert {"pretrain", "copy", "sft"} <= {p.name for p in work.iterdir()}

@@ -1,6 +1,6 @@
 """Build the built-in demo model ``data/models/chatglm3-demo`` from scratch — one command, CPU only, offline.
 
-    python data/demo_model/build.py                      # ≈ 40 min on 2 CPU cores; deterministic given --seed
+    python data/demo_model/build.py                      # ≈ 38 min on 2 CPU cores; deterministic given --seed
     python data/demo_model/build.py --out outputs/my-demo   # build somewhere else (the committed model stays)
 
 Stages (intermediates — checkpoints, loss curves, logs — go to ``outputs/demo_model/``):
@@ -11,13 +11,14 @@ Stages (intermediates — checkpoints, loss curves, logs — go to ``outputs/dem
    tools prompt compressed to a few pieces); ``common.tokenizer.ChatGLM3Tokenizer`` appends the nine special tokens;
 3. copy stage, from scratch, with the chapter-9 trainer (``ch09_glm_from_scratch.train.Trainer``) on a small
    ``GlmForCausalLM`` (the runtime's ChatGLM3 architecture): short copy tasks with the loss only on the copied part.
-   This is where the "copy what followed the earlier occurrence" (induction) circuit forms — in 500–1,000 steps
-   from scratch; mixed into a packed text stream, or started after the text pretraining, it formed far slower
+   The output layer is tied to the input embedding (``--tie-embeddings``; exported as the two equal tensors of the
+   official layout). This is where the "copy what followed the earlier occurrence" (induction) circuit forms — after
+   about 1,000 steps from scratch; mixed into a packed text stream, or started after the text pretraining, it formed far slower
    (measured: 2,000 such steps after pretraining reached 54 % of the copied tokens, from scratch 98 %);
 4. pretraining on the texts and FAQ answers with the same trainer (next-token loss on packed windows, some copy
    tasks mixed in so the circuit stays in use);
-5. SFT with the same trainer on ChatGLM3-format dialogues encoded by ``common.sft`` (loss only on assistant turns),
-   batches grouped by length;
+5. SFT with the same trainer on ChatGLM3-format dialogues encoded by ``common.sft`` (loss only on assistant turns)
+   plus some copy tasks, batches grouped by length;
 6. export with ``common.checkpoint.save_official_checkpoint`` (config.json ``model_type: chatglm``, fp16 safetensors,
    tokenizer.model), then ``evaluate_demo_model.py`` on held-out prompts through ``common.chatglm3.chat``.
 
@@ -362,7 +363,7 @@ if __name__ == "__main__":
     p.add_argument("--num-layers", type=int, default=4, help="transformer layers")
     p.add_argument("--head-dim", type=int, default=64, help="kv_channels (head dimension)")
     p.add_argument("--kv-groups", type=int, default=2, help="multi_query_group_num (ChatGLM3: 2)")
-    p.add_argument("--tie-embeddings", action=argparse.BooleanOptionalAction, default=False,
+    p.add_argument("--tie-embeddings", action=argparse.BooleanOptionalAction, default=True,
                    help="train with the output layer tied to the input embedding (exported as two equal tensors, "
                         "the official layout)")
     p.add_argument("--ffn-hidden-size", type=int, default=768, help="SwiGLU inner width")
