@@ -119,11 +119,27 @@ def test_training_questions_never_use_heldout_values_or_wordings():
         assert not any(p in t for p in dialogues.HELDOUT_PHRASES), t
     assert len(dialogues.WEATHER_TRAIN) > 1000 and len(dialogues.STOCK_TRAIN) > 1000
     banned = set(split_cities()[1]) | set(heldout_codes())
-    for r in dialogues.make_sft_records(3000, 0, "天地人和春秋山水风云花月"):
+    # the "wide" alphabet contains every character of the held-out names: values must still never contain a name
+    wide = "".join(sorted({ch for name in split_cities()[1] for ch in name}))
+    for r in dialogues.make_sft_records(3000, 0, "天地人和春秋山水风云花月", wide=wide):
         for m in r["conversations"]:
             if m["role"] == "tool":
                 value = next(iter(m["parameters"].values()))
-                assert value not in banned and value.rstrip("市") not in banned
+                assert not any(b in value for b in banned), value
+            elif m["role"] == "user" and "tools" in r:
+                assert not any(p in m["content"] for p in dialogues.HELDOUT_PHRASES), m["content"]
+
+
+def test_copy_tasks_never_contain_heldout_names():
+    from corpus import copy_task_texts
+    from slots import split_cities
+
+    held = split_cities()[1]
+    wide = "".join(sorted({ch for name in held for ch in name}))
+    banned = frozenset(held[:10])
+    texts = copy_task_texts(3000, 0, "天地人和", wide, banned)
+    assert not any(b in t for t in texts for b in banned)
+    assert sum(any(ch in wide for ch in t) for t in texts) > 300      # the wide alphabet is really used
 
 
 def test_copy_examples_train_only_the_copied_part():

@@ -12,9 +12,9 @@ Stages (intermediates — checkpoints, loss curves, logs — go to ``outputs/dem
 3. copy stage, from scratch, with the chapter-9 trainer (``ch09_glm_from_scratch.train.Trainer``) on a small
    ``GlmForCausalLM`` (the runtime's ChatGLM3 architecture): short copy tasks with the loss only on the copied part.
    The output layer is tied to the input embedding (``--tie-embeddings``; exported as the two equal tensors of the
-   official layout). This is where the "copy what followed the earlier occurrence" (induction) circuit forms — after
-   about 1,000 steps from scratch; mixed into a packed text stream, or started after the text pretraining, it formed far slower
-   (measured: 2,000 such steps after pretraining reached 54 % of the copied tokens, from scratch 98 %);
+   official layout). This is where the "copy what followed the earlier occurrence" (induction) circuit forms —
+   after about 1,000 steps from scratch; mixed into a packed text stream, or started after the text pretraining,
+   it formed far slower (measured: 2,000 such steps after pretraining reached 54 % of the copied tokens);
 4. pretraining on the texts and FAQ answers with the same trainer (next-token loss on packed windows, some copy
    tasks mixed in so the circuit stays in use);
 5. SFT with the same trainer on ChatGLM3-format dialogues encoded by ``common.sft`` (loss only on assistant turns)

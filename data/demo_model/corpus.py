@@ -57,7 +57,8 @@ def _copy_string(rng: random.Random, char_pool: str, wide: str = "") -> str:
     return "".join(rng.choice(alphabet) for _ in range(rng.randint(3, 10)))
 
 
-def copy_task_texts(n: int, seed: int, char_pool: str, wide: str = "", banned: frozenset[str] = frozenset()) -> list[str]:
+def copy_task_texts(n: int, seed: int, char_pool: str, wide: str = "",
+                    banned: frozenset[str] = frozenset()) -> list[str]:
     """Synthetic copy tasks (plain text, for pretraining) — they build the induction ("copy what followed the
     earlier occurrence") circuit that tool arguments need, before the model ever sees a tool call.
 

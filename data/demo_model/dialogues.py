@@ -121,7 +121,8 @@ WEATHER_TRAIN_FIXED = _compose([], [], [], _W_FIXED)
 STOCK_TRAIN_FIXED = _compose([], [], [], _S_FIXED)
 
 
-_STOCK_CODE_FIRST = [t for t in _S_BASE if t.startswith("{x}") and "\u4e00" <= t[3:4] <= "\u9fff"]
+# 以代码开头、紧接着一个汉字的股票问法（code_first_template 在代码后插入随机字）
+_STOCK_CODE_FIRST = [t for t in _S_BASE if t.startswith("{x}") and "\u4e00" <= t[len("{x}"):][:1] <= "\u9fff"]
 
 
 def train_template(rng: random.Random, kind: str, fixed_share: float = 0.4, lead_share: float = 0.2) -> str:
@@ -131,6 +132,8 @@ def train_template(rng: random.Random, kind: str, fixed_share: float = 0.4, lead
                          else (STOCK_TRAIN_FIXED, _S_LEAD, _S_BASE))
     r = rng.random()
     return rng.choice(fixed if r < fixed_share else lead if r < fixed_share + lead_share else base)
+
+
 PREFIXES = ["", "", "", "", "请问", "你好，", "您好，", "帮个忙，", "喂，", "嗨，", "麻烦你，", "问一下，"]
 SUFFIXES_Q = ["", "", "？", "？", "?", "。", "！", "呢", "呢？", "，谢谢", "，谢谢！"]
 
