@@ -7,7 +7,7 @@ One JSON object per line (the format of the official ``finetune_demo``)::
                         "observation": {"temperature": 20}}, ...],
      "tools": [ {tool schema}, ... ]}                    # optional
 
-Rules (the official ones, plus the tool data the current official script refuses with NotImplementedError):
+Rules (the official ones, plus the tool data that the current official script rejects with an error):
 
 * A ``tool`` item expands to two messages: an assistant message with ``metadata = name`` and content
   ``"```python\\n" + "tool_call(k=v, ...)" + "\\n```"`` (trained), then an ``observation`` message with the

@@ -225,7 +225,7 @@ def main(cfg: argparse.Namespace) -> dict:
     from common.tokenizer import ChatGLM3Tokenizer
     from corpus import copy_examples, copy_task_texts, read_fortunes, train_demo_tokenizer
     from dialogues import char_pool_from_texts, make_sft_records, wide_alphabet
-    from slots import CHINA_CITIES, WORLD_CITIES, heldout_codes, split_cities
+    from slots import CHINA_CITIES, WORLD_CITIES, heldout_values
 
     t_start = time.time()
     if cfg.threads:
@@ -246,8 +246,7 @@ def main(cfg: argparse.Namespace) -> dict:
     wide = wide_alphabet(texts)
     records = make_sft_records(cfg.sft_records, cfg.seed, pool, tool_share=cfg.tool_share,
                                short_share=cfg.short_share, real_share=cfg.real_city_share, wide=wide)
-    banned = frozenset(split_cities()[1]) | frozenset(heldout_codes())
-    copies = copy_task_texts(cfg.copy_tasks, cfg.seed, pool, wide, banned)
+    copies = copy_task_texts(cfg.copy_tasks, cfg.seed, pool, wide, heldout_values())
     faq = faq_texts()
     (work / "sft_train.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n",
                                          encoding="utf-8")
@@ -307,8 +306,7 @@ def main(cfg: argparse.Namespace) -> dict:
                     loss_fn=sparse_lm_loss, callbacks=[probe])
     avg_len = sum(len(e["input_ids"]) for e in examples) / len(examples)
     print(f"[build] SFT: {len(examples)} dialogues ({avg_len:.0f} tokens on average) + {len(mixed) - len(examples)} "
-          f"copy tasks, "
-          f"final loss {sft['train_loss'][-1][1]:.3f}")
+          f"copy tasks, final loss {sft['train_loss'][-1][1]:.3f}")
     stage("sft", t0)
 
     # 6. export + evaluation ----------------------------------------------------------------------------------------

@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common.prompts import TOOL_SYSTEM_PROMPT, example_tools  # noqa: E402
-from slots import (CHINA_CITIES, LATIN_CITIES, KNOWN_TICKERS, SUFFIXES, WORLD_CITIES, heldout_codes, random_name,  # noqa: E402
-                   random_stock_code, split_cities, stock_result, weather_result)
+from slots import (CHINA_CITIES, LATIN_CITIES, KNOWN_TICKERS, SUFFIXES, WORLD_CITIES, heldout_codes,  # noqa: E402
+                   heldout_values, random_name, random_stock_code, split_cities, stock_result, weather_result)
 
 # ---------------------------------------------------------------------------------------------------------
 # 问句模板：{x} 是槽位。评测模板（*_HELDOUT）是手写的固定问法；训练问法由下面的词组组合生成（上万种，槽位
@@ -361,8 +361,8 @@ def make_sft_records(n: int, seed: int, char_pool: str, tool_share: float = 0.8,
     dialogues end right after the call (see ``tool_dialogue``); ``wide``: the alphabet of most made-up names
     (see ``made_up_name``); ``code_first_share`` of the stock questions come from ``code_first_template``."""
     rng = random.Random(seed)
-    train_cities, held_cities = split_cities()
-    banned = set(held_cities) | set(heldout_codes())
+    train_cities, _ = split_cities()
+    banned = heldout_values()
     alphabets = name_alphabets(train_cities)
     out = []
     for _ in range(n):

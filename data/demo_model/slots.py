@@ -99,6 +99,11 @@ def heldout_codes(seed: int = 7, n: int = 60) -> list[str]:
     return codes
 
 
+def heldout_values() -> frozenset[str]:
+    """Every held-out slot value (city names and stock codes): training never uses a value that contains one."""
+    return frozenset(split_cities()[1]) | frozenset(heldout_codes())
+
+
 def weather_result(rng: random.Random, city: str) -> tuple[dict, list[str]]:
     """A tool result for get_weather and the values a good answer must mention.
 
