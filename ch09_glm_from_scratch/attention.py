@@ -27,7 +27,7 @@ if __package__ in (None, ""):
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from ch09_glm_from_scratch.cli import arg
+from common.cli import arg
 from ch09_glm_from_scratch.rope import apply_rotary
 
 KVCache = tuple[torch.Tensor, torch.Tensor]  # (k, v), each [batch, groups, seq_so_far, head_dim], after RoPE
@@ -187,6 +187,6 @@ def _plot(weights, group_of_head, big):
 
 
 if __name__ == "__main__":
-    from ch09_glm_from_scratch.cli import parse
+    from common.cli import parse
 
     main(parse(AttentionDemoConfig, __doc__.splitlines()[0]))

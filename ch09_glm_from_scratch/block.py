@@ -21,7 +21,7 @@ if __package__ in (None, ""):
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ch09_glm_from_scratch.attention import KVCache, SelfAttention
-from ch09_glm_from_scratch.cli import arg
+from common.cli import arg
 from ch09_glm_from_scratch.glu import MLP
 
 
@@ -110,6 +110,6 @@ def main(cfg: BlockDemoConfig | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    from ch09_glm_from_scratch.cli import parse
+    from common.cli import parse
 
     main(parse(BlockDemoConfig, __doc__.splitlines()[0]))

@@ -17,7 +17,7 @@ if __package__ in (None, ""):
     import sys  # run as a script (`python chNN/x.py`): make the repository importable
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from ch09_glm_from_scratch.cli import arg
+from common.cli import arg
 
 FORTUNES_DIR = Path("/usr/share/games/fortunes")
 DEFAULT_FORTUNES = ("tang300", "song100", "chinese")
@@ -163,6 +163,6 @@ def main(cfg: CorpusDemoConfig | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    from ch09_glm_from_scratch.cli import parse
+    from common.cli import parse
 
     main(parse(CorpusDemoConfig, __doc__.splitlines()[0]))

@@ -21,7 +21,7 @@ if __package__ in (None, ""):
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from ch09_glm_from_scratch.cli import arg
+from common.cli import arg
 
 
 def apply_repetition_penalty(logits: torch.Tensor, seen_ids: torch.Tensor, penalty: float) -> torch.Tensor:
@@ -134,6 +134,6 @@ def main(cfg: GenerateConfig | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    from ch09_glm_from_scratch.cli import parse
+    from common.cli import parse
 
     main(parse(GenerateConfig, __doc__.splitlines()[0]))

@@ -23,7 +23,7 @@ if __package__ in (None, ""):
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from ch09_glm_from_scratch.cli import arg
+from common.cli import arg
 
 ACTIVATIONS = {"glu": torch.sigmoid, "geglu": F.gelu, "swiglu": F.silu}
 
@@ -134,6 +134,6 @@ def _plot():
 
 
 if __name__ == "__main__":
-    from ch09_glm_from_scratch.cli import parse
+    from common.cli import parse
 
     main(parse(GluDemoConfig, __doc__.splitlines()[0]))

@@ -22,7 +22,7 @@ if __package__ in (None, ""):
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from ch09_glm_from_scratch.cli import arg
+from common.cli import arg
 
 IGNORE_INDEX = -100  # 不参与 loss 的标签（PyTorch cross_entropy 的默认 ignore_index）
 
@@ -140,6 +140,6 @@ def _plot(chars, mask, prefix_mask, cfg):
 
 
 if __name__ == "__main__":
-    from ch09_glm_from_scratch.cli import parse
+    from common.cli import parse
 
     main(parse(MaskDemoConfig, __doc__.splitlines()[0]))

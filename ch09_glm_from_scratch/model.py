@@ -29,7 +29,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ch09_glm_from_scratch.attention import KVCache
 from ch09_glm_from_scratch.block import GLMBlock, RMSNorm
-from ch09_glm_from_scratch.cli import arg
+from common.cli import arg
 from ch09_glm_from_scratch.config import ChatGLMConfig
 from ch09_glm_from_scratch.mask import IGNORE_INDEX, attention_mask_4d
 from ch09_glm_from_scratch.rope import RotaryEmbedding
@@ -230,6 +230,6 @@ def main(cfg: ModelDemoConfig | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    from ch09_glm_from_scratch.cli import parse
+    from common.cli import parse
 
     main(parse(ModelDemoConfig, __doc__.splitlines()[0]))

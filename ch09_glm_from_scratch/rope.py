@@ -24,7 +24,7 @@ if __package__ in (None, ""):
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from ch09_glm_from_scratch.cli import arg
+from common.cli import arg
 
 
 def rope_frequencies(rotary_dim: int, rope_ratio: float = 1.0, base: float = 10000.0) -> torch.Tensor:
@@ -191,6 +191,6 @@ def _plot(scores, rotary_dim, cfg):
 
 
 if __name__ == "__main__":
-    from ch09_glm_from_scratch.cli import parse
+    from common.cli import parse
 
     main(parse(RopeDemoConfig, __doc__.splitlines()[0]))

@@ -47,7 +47,7 @@ import torch.nn.functional as F
 
 if __package__ in (None, ""):  # run as a script (`python chNN/x.py`): make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from ch09_glm_from_scratch.cli import arg
+from common.cli import arg
 
 CHECKPOINT_NAME = "checkpoint.pt"
 
@@ -523,6 +523,6 @@ def main(cfg: TrainScriptConfig | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    from ch09_glm_from_scratch.cli import parse
+    from common.cli import parse
 
     main(parse(TrainScriptConfig, __doc__.splitlines()[0]))

@@ -22,7 +22,7 @@ if __package__ in (None, ""):
     from pathlib import Path
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from ch09_glm_from_scratch.cli import arg
+from common.cli import arg
 
 _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -92,7 +92,7 @@ def main(cfg: VerifyConfig | None = None) -> dict:
 
 if __name__ == "__main__":
     from common.cli import add_model_args
-    from ch09_glm_from_scratch.cli import build_parser
+    from common.cli import build_parser
 
     parser = build_parser(VerifyConfig, __doc__.splitlines()[0], skip=("model", "precision", "device", "threads"))
     add_model_args(parser, precision="fp32", device="cpu")

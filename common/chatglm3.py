@@ -34,8 +34,7 @@ from .resolve import demo_notice, resolve_model_path
 from .tokenizer import ChatGLM3Tokenizer, load_chatglm3_tokenizer
 from .toolcall import ToolCallError, parse_tool_call
 
-PRECISIONS = ("fp32", "bf16", "fp16", "int8", "int4")
-DEVICES = ("auto", "cpu", "cuda", "mps")
+from .cli import DEVICES, PRECISIONS  # one definition (cli.py must not import torch for --help)
 _DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 

@@ -1,58 +1,222 @@
-"""Command-line flags every script shares, so ``--model``/``--precision``/... read the same everywhere."""
+"""One configuration style for every script: a dataclass whose fields are the flags.
+
+A script declares what ``main(cfg)`` needs as a dataclass, inheriting the shared groups it uses::
+
+    @dataclass
+    class Config(ModelArgs, GenerationArgs):          # --model --precision --device --threads + generation flags
+        question: str = arg("你好", "what to ask")
+
+    def main(cfg: Config) -> dict: ...
+
+    if __name__ == "__main__":
+        run(main, Config, __doc__)                     # parse flags, quiet third-party noise, one-line errors
+
+Every field becomes a flag (``max_new_tokens`` -> ``--max-new-tokens``) with the field's help text; booleans get
+``--x / --no-x``; list defaults take several values. Tests build the dataclass directly and call ``main(cfg)``.
+Expected mistakes (missing model or file, no CUDA, bad data) raise :class:`UserError` (or ``ModelNotFoundError``)
+and :func:`run` prints them as one line with the fix instead of a traceback.
+"""
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import dataclasses
+import sys
+import typing
+from dataclasses import dataclass
+from typing import Any, Callable
 
-from .chatglm3 import DEVICES, PRECISIONS, load_model_and_tokenizer
-
-
-def add_model_args(parser: argparse.ArgumentParser, precision: str = "fp32", device: str = "cpu") -> None:
-    g = parser.add_argument_group("model")
-    g.add_argument("--model", default=None,
-                   help="model folder or hub id in the local HF/ModelScope cache; default: $CHATGLM3_MODEL, "
-                        "$MODEL_PATH, else the built-in demo model")
-    g.add_argument("--precision", default=precision, choices=PRECISIONS,
-                   help="weights precision (int8/int4: PyTorch kernels on CPU, bitsandbytes on CUDA)")
-    g.add_argument("--device", default=device, choices=DEVICES, help="where to run (auto = cuda > mps > cpu)")
-    g.add_argument("--threads", type=int, default=0,
-                   help="torch CPU threads (0 = PyTorch's default; on a busy laptop 1 can be several times faster)")
+# 这些常量与 common.chatglm3 保持一致；这里不导入 chatglm3，免得 --help 也要先导入 torch/transformers
+PRECISIONS = ("fp32", "bf16", "fp16", "int8", "int4")
+DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
-def add_generation_args(parser: argparse.ArgumentParser, max_new_tokens: int = 256, temperature: float = 0.8,
-                        top_p: float = 0.8) -> None:
-    g = parser.add_argument_group("generation")
-    g.add_argument("--max-new-tokens", type=int, default=max_new_tokens, help="at most this many new tokens")
-    g.add_argument("--temperature", type=float, default=temperature, help="sampling temperature; 0 = greedy")
-    g.add_argument("--top-p", type=float, default=top_p, help="nucleus sampling probability mass")
-    g.add_argument("--repetition-penalty", type=float, default=1.0, help=">1 discourages repeating tokens")
-    g.add_argument("--seed", type=int, default=None, help="random seed for reproducible sampling")
+class UserError(Exception):
+    """An expected mistake of the reader (missing file, wrong flag combination); the message carries the fix."""
 
 
-def apply_threads(args: argparse.Namespace | Any) -> None:
+# ============================================================================================ fields
+def arg(default, help: str, **kwargs):
+    """A dataclass field with a help text (``kwargs`` go to ``argparse``: ``choices``, ``nargs``, ``group``...)."""
+    if isinstance(default, (list, dict, set)):
+        return dataclasses.field(default_factory=lambda: type(default)(default), metadata={"help": help, **kwargs})
+    return dataclasses.field(default=default, metadata={"help": help, **kwargs})
+
+
+@dataclass
+class ModelArgs:
+    """Which model, in which precision, on which device (shared by every script that loads ChatGLM3)."""
+
+    model: str | None = arg(None, "model folder or hub id in the local HF/ModelScope cache; default: "
+                                  "$CHATGLM3_MODEL, $MODEL_PATH, else the built-in demo model", group="model")
+    precision: str = arg("fp32", "weights precision (int8/int4: PyTorch kernels on CPU, bitsandbytes on CUDA)",
+                         choices=PRECISIONS, group="model")
+    device: str = arg("cpu", "where to run (auto = cuda > mps > cpu)", choices=DEVICES, group="model")
+    threads: int = arg(0, "torch CPU threads (0 = PyTorch's default; on a busy laptop 1 can be several times "
+                          "faster)", group="model")
+
+
+@dataclass
+class GenerationArgs:
+    """Sampling flags for chat()/stream_chat() and the LangChain adapter."""
+
+    max_new_tokens: int = arg(256, "at most this many new tokens", group="generation")
+    temperature: float = arg(0.8, "sampling temperature; 0 = greedy", group="generation")
+    top_p: float = arg(0.8, "nucleus sampling probability mass", group="generation")
+    repetition_penalty: float = arg(1.0, ">1 discourages repeating tokens", group="generation")
+    seed: int | None = arg(None, "random seed for reproducible sampling", group="generation")
+
+
+@dataclass
+class ServerArgs:
+    """Talk to a running OpenAI-compatible server instead of loading the model in-process (chapters 4-13)."""
+
+    base_url: str | None = arg(None, "OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 (the chapter-3 "
+                                     "server, vLLM); default: run the model in-process", group="server")
+    api_key: str | None = arg(None, "bearer key for --base-url (default: $CHATGLM3_API_KEY, $OPENAI_API_KEY)",
+                              group="server")
+
+
+# ============================================================================================ parsing
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the docstring's line breaks (examples stay readable) and appends ``(default: X)`` once, only when
+    there is a default worth showing and the help does not already mention it."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "%(default)" in text or "default" in text.lower() or action.default in (None, "", argparse.SUPPRESS):
+            return text
+        if action.option_strings and action.nargs != 0 and not isinstance(action, argparse.BooleanOptionalAction):
+            return text + " (default: %(default)s)"
+        if isinstance(action, argparse.BooleanOptionalAction):
+            return text + " (default: %(default)s)"
+        return text
+
+
+def _scalar_type(annotation):
+    """``int`` for ``int``/``int | None``/``"int | None"``; ``str`` when unsure."""
+    if isinstance(annotation, str):
+        names = [part.strip() for part in annotation.split("|") if part.strip() != "None"]
+        name = names[0] if names else "str"
+        if name.startswith(("list", "tuple")):
+            return list
+        return {"int": int, "float": float, "bool": bool, "str": str}.get(name, str)
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    return args[0] if args else annotation
+
+
+def build_parser(cls, description: str | None = None, skip: tuple[str, ...] = ()) -> argparse.ArgumentParser:
+    """A parser with one flag per field of dataclass ``cls`` (except ``skip``); fields with ``group=`` metadata
+    are listed under that heading in ``--help``."""
+    parser = argparse.ArgumentParser(description=(description or "").strip() or None, formatter_class=HelpFormatter)
+    groups: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        meta = dict(f.metadata)
+        help_text = meta.pop("help", f.name.replace("_", " ")).replace("%", "%%")  # argparse formats help with %
+        group_name = meta.pop("group", None)
+        target = parser
+        if group_name:
+            target = groups.get(group_name) or groups.setdefault(group_name, parser.add_argument_group(group_name))
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        flag = "--" + f.name.replace("_", "-")
+        kind = _scalar_type(f.type)
+        if kind is bool:
+            target.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default,
+                                help=help_text)
+        elif isinstance(default, list) or kind is list:
+            item = type(default[0]) if default else str
+            target.add_argument(flag, dest=f.name, nargs=meta.pop("nargs", "+"), default=default, help=help_text,
+                                type=meta.pop("type", item), **meta)
+        else:
+            target.add_argument(flag, dest=f.name, type=meta.pop("type", kind), default=default, help=help_text,
+                                **meta)
+    return parser
+
+
+def parse(cls, description: str | None = None, argv=None):
+    """Parse ``argv`` (default ``sys.argv``) into an instance of dataclass ``cls``."""
+    return cls(**vars(build_parser(cls, description).parse_args(argv)))
+
+
+def fail(message: str, code: int = 2) -> typing.NoReturn:
+    """Print ``error: message`` (one line, the fix included) to stderr and exit."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def run(main: Callable, cls, description: str | None = None, argv=None):
+    """The ``__main__`` block of every script: quiet known third-party noise, parse flags into ``cls``, call
+    ``main(cfg)``; expected errors (UserError, a missing model or file, no CUDA) become one line, not a traceback."""
+    from common.quiet import quiet_third_party
+
+    quiet_third_party()
+    cfg = parse(cls, description, argv)
+    try:
+        return main(cfg)
+    except KeyboardInterrupt:
+        fail("interrupted", 130)
+    except UserError as err:
+        fail(str(err))
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as err:  # ModelNotFoundError is one too
+        fail(str(err) if not getattr(err, "filename", None) else f"{err.strerror or 'not found'}: {err.filename}")
+    except RuntimeError as err:
+        text = str(err)
+        if "CUDA" in text or "--device" in text or "mps" in text:
+            fail(text)
+        raise
+
+
+# ============================================================================================ using the flags
+def apply_threads(cfg: Any) -> None:
     """``torch.set_num_threads(--threads)`` when the flag is set (> 0)."""
-    threads = getattr(args, "threads", 0) or 0
+    threads = getattr(cfg, "threads", 0) or 0
     if threads < 0:
-        raise SystemExit(f"--threads must be >= 0, got {threads}")
+        raise UserError(f"--threads must be >= 0, got {threads}")
     if threads:
         import torch
         torch.set_num_threads(threads)
 
 
-def model_from_args(args: argparse.Namespace | Any, quiet: bool = False):
+def model_from_args(cfg: Any, quiet: bool = False):
     """(model, tokenizer) for the parsed flags (prints the demo-model line when it applies)."""
-    apply_threads(args)
-    return load_model_and_tokenizer(getattr(args, "model", None), getattr(args, "precision", "fp32"),
-                                    getattr(args, "device", "cpu"), quiet=quiet)
+    from .chatglm3 import load_model_and_tokenizer
+
+    apply_threads(cfg)
+    return load_model_and_tokenizer(getattr(cfg, "model", None), getattr(cfg, "precision", "fp32"),
+                                    getattr(cfg, "device", "cpu"), quiet=quiet)
 
 
-def generation_kwargs(args: argparse.Namespace | Any) -> dict:
+def sampling_kwargs(cfg: Any) -> dict:
     """chat()/stream_chat() keyword arguments for the parsed generation flags (seeds torch when --seed is set)."""
-    seed = getattr(args, "seed", None)
+    seed = getattr(cfg, "seed", None)
     if seed is not None:
         import torch
         torch.manual_seed(seed)
-    temperature = getattr(args, "temperature", 0.8)
-    return {"max_new_tokens": getattr(args, "max_new_tokens", 256), "temperature": temperature,
-            "top_p": getattr(args, "top_p", 0.8), "do_sample": temperature > 0,
-            "repetition_penalty": getattr(args, "repetition_penalty", 1.0)}
+    temperature = getattr(cfg, "temperature", 0.8)
+    return {"max_new_tokens": getattr(cfg, "max_new_tokens", 256), "temperature": temperature,
+            "top_p": getattr(cfg, "top_p", 0.8), "do_sample": temperature > 0,
+            "repetition_penalty": getattr(cfg, "repetition_penalty", 1.0)}
+
+
+# ---- the argparse-group helpers of the first chapters; kept until every script uses the dataclass style ----
+def _add_group(parser: argparse.ArgumentParser, cls, **defaults) -> None:
+    for f in dataclasses.fields(cls):
+        meta = dict(f.metadata)
+        group = parser.add_argument_group(meta.pop("group", cls.__name__))
+        help_text = meta.pop("help")
+        default = defaults.get(f.name, f.default)
+        flag = "--" + f.name.replace("_", "-")
+        group.add_argument(flag, dest=f.name, type=_scalar_type(f.type), default=default, help=help_text, **meta)
+
+
+def add_model_args(parser: argparse.ArgumentParser, precision: str = "fp32", device: str = "cpu") -> None:
+    _add_group(parser, ModelArgs, precision=precision, device=device)
+
+
+def add_generation_args(parser: argparse.ArgumentParser, max_new_tokens: int = 256, temperature: float = 0.8,
+                        top_p: float = 0.8) -> None:
+    _add_group(parser, GenerationArgs, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p)
+
+
+generation_kwargs = sampling_kwargs  # old name, until the scripts are converted

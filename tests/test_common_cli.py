@@ -6,7 +6,7 @@ import argparse
 import pytest
 import torch
 
-from common.cli import add_generation_args, add_model_args, apply_threads, generation_kwargs
+from common.cli import UserError, add_generation_args, add_model_args, apply_threads, generation_kwargs
 
 
 def _parse(*argv):
@@ -30,7 +30,7 @@ def test_threads_flag_sets_torch_threads_and_rejects_negatives():
         assert torch.get_num_threads() == 1
         apply_threads(_parse())                       # 0 = leave PyTorch's setting alone
         assert torch.get_num_threads() == 1
-        with pytest.raises(SystemExit, match="--threads"):
+        with pytest.raises(UserError, match="--threads"):
             apply_threads(_parse("--threads", "-2"))
     finally:
         torch.set_num_threads(before)
@@ -39,3 +39,30 @@ def test_threads_flag_sets_torch_threads_and_rejects_negatives():
 def test_bad_precision_is_refused_by_the_parser():
     with pytest.raises(SystemExit):
         _parse("--precision", "int3")
+
+
+def test_dataclass_config_style_parses_groups_and_prints_one_line_errors(capsys):
+    from dataclasses import dataclass
+
+    from common.cli import GenerationArgs, ModelArgs, ServerArgs, arg, build_parser, parse, run
+
+    @dataclass
+    class Config(ModelArgs, GenerationArgs, ServerArgs):
+        topic: str = arg("ChatGLM3", "what to ask about")
+        names: list = arg(["a", "b"], "several values")
+        plot: bool = arg(True, "write the PNG")
+
+    cfg = parse(Config, "doc", ["--topic", "x", "--names", "c", "--no-plot", "--base-url", "http://h/v1"])
+    assert (cfg.topic, cfg.names, cfg.plot, cfg.base_url, cfg.precision) == ("x", ["c"], False, "http://h/v1", "fp32")
+    text = build_parser(Config, "line one\n  line two kept").format_help()
+    for flag in ("--model", "--precision", "--device", "--threads", "--max-new-tokens", "--base-url", "--api-key"):
+        assert flag in text
+    assert "line two kept" in text and "(default: ) " not in text and text.count("(default: ChatGLM3)") == 1
+
+    def main(cfg):
+        raise UserError("no such file. To fix: pass --topic")
+
+    with pytest.raises(SystemExit) as exc:
+        run(main, Config, "doc", [])
+    assert exc.value.code == 2
+    assert capsys.readouterr().err.strip() == "error: no such file. To fix: pass --topic"
