@@ -24,9 +24,10 @@ if __package__ in (None, ""):
 
 import gradio as gr  # noqa: E402  (light enough; the model is loaded in main)
 
-from ch03_gradio.gradio_basics.launching import LaunchConfig, launch, launch_parser  # noqa: E402
-from ch03_gradio.server.chat_client import DEMO_TOOLS, ChatUIConfig, GenSettings, add_chat_ui_args, chat_turn, \
-    display_messages, make_backend  # noqa: E402
+from ch03_gradio.gradio_basics.launching import LaunchConfig, launch  # noqa: E402
+from ch03_gradio.server.chat_client import DEMO_TOOLS, ChatUIConfig, GenSettings, chat_turn, display_messages, \
+    make_backend  # noqa: E402
+from common.cli import run  # noqa: E402
 
 
 @dataclass
@@ -107,6 +108,4 @@ def main(cfg: Config) -> gr.Blocks:
 
 
 if __name__ == "__main__":
-    parser = launch_parser(__doc__)   # --host/--port/--auth ... as every chapter-3 app
-    add_chat_ui_args(parser)
-    main(Config(**vars(parser.parse_args())))
+    run(main, Config, __doc__)   # --host/--port/--auth ... as every chapter-3 app, plus the chat flags

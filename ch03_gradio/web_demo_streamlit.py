@@ -5,7 +5,9 @@
     python ch03_gradio/web_demo_streamlit.py --model ...     # the same: re-runs itself under `streamlit run`
 
 Flags after ``--`` belong to this script; ``--server.*`` before it belong to streamlit (it listens on all
-interfaces unless told ``--server.address 127.0.0.1``, which the ``python`` form passes for you).
+interfaces unless told ``--server.address 127.0.0.1``, which the ``python`` form passes for you). Streamlit's
+usage statistics are off: the ``python`` form passes ``--browser.gatherUsageStats false`` and the repository's
+``.streamlit/config.toml`` says the same for ``streamlit run`` started from the repository root.
 
 Streamlit re-runs this whole file on every click: the model is loaded once (``st.cache_resource``), the
 conversation lives in ``st.session_state.messages`` (OpenAI messages, as in the gradio demo), the reply streams
@@ -13,7 +15,6 @@ into an ``st.empty()`` placeholder, and tool calls / results are shown in expand
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
@@ -21,7 +22,8 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ch03_gradio.server.chat_client import ChatUIConfig, add_chat_ui_args  # noqa: E402  (light: no torch)
+from ch03_gradio.server.chat_client import ChatUIConfig  # noqa: E402  (light: no torch)
+from common.cli import parse, run  # noqa: E402
 
 
 Config = ChatUIConfig   # the same options as the gradio demo, without the launch flags
@@ -102,12 +104,19 @@ def _running_in_streamlit() -> bool:
         return False
 
 
+# Streamlit sends usage statistics to its developers unless told not to; the gradio apps send none either.
+STREAMLIT_FLAGS = ["--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
+
+
+def relaunch_under_streamlit(argv: list[str]) -> list[str]:
+    """The ``streamlit run`` command line this script hands over to when started with plain ``python``."""
+    return [sys.executable, "-m", "streamlit", "run", str(Path(__file__).resolve()), *STREAMLIT_FLAGS, "--", *argv]
+
+
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    add_chat_ui_args(parser)
-    args = parser.parse_args()
-    if not _running_in_streamlit():  # plain `python web_demo_streamlit.py ...`: hand over to `streamlit run`
-        cmd = [sys.executable, "-m", "streamlit", "run", str(Path(__file__).resolve()),
-               "--server.address", "127.0.0.1", "--", *sys.argv[1:]]
+    if _running_in_streamlit():
+        run(main, Config, __doc__)
+    else:  # plain `python web_demo_streamlit.py ...`: check the flags, then hand over to `streamlit run`
+        parse(Config, __doc__)
+        cmd = relaunch_under_streamlit(sys.argv[1:])
         os.execv(sys.executable, cmd)
-    main(Config(**vars(args)))

@@ -42,6 +42,15 @@ def arg(default, help: str, **kwargs):
     return dataclasses.field(default=default, metadata={"help": help, **kwargs})
 
 
+def redefault(group, name: str, default):
+    """The shared field ``name`` of ``group`` (e.g. ``GenerationArgs``) with this script's own default; same help
+    text, same heading in ``--help``::
+
+        max_new_tokens: int = redefault(GenerationArgs, "max_new_tokens", 128)
+    """
+    return arg(default, **dict(group.__dataclass_fields__[name].metadata))
+
+
 @dataclass
 class ModelArgs:
     """Which model, in which precision, on which device (shared by every script that loads ChatGLM3)."""

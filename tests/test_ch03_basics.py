@@ -1,7 +1,6 @@
 """3.1.1-3.1.5 gradio basics: every app builds with gradio 6, the functions behind the pages, launch options."""
 from __future__ import annotations
 
-import argparse
 import importlib
 
 import numpy as np
@@ -32,10 +31,10 @@ def test_every_app_builds_a_blocks_without_launching(module, tmp_path, monkeypat
 
 # ---------------------------------------------------------------------------------------------- launch options
 def test_launch_flags_and_kwargs():
-    parser = launching.add_launch_args(argparse.ArgumentParser(formatter_class=launching.HelpFormatter))
-    args = parser.parse_args(["--auth", "alice:pw1", "--auth", "bob:pw:with:colons", "--port", "7999",
-                              "--no-launch", "--concurrency", "2"])
-    cfg = launching.LaunchConfig(**vars(args))
+    from common.cli import UserError, parse
+
+    cfg = parse(launching.LaunchConfig, None, ["--auth", "alice:pw1", "--auth", "bob:pw:with:colons", "--port",
+                                               "7999", "--no-launch", "--concurrency", "2"])
     kw = launching.launch_kwargs(cfg, block=False)
     assert kw["server_name"] == "127.0.0.1" and kw["server_port"] == 7999 and kw["share"] is False
     assert kw["auth"] == [("alice", "pw1"), ("bob", "pw:with:colons")] and kw["prevent_thread_lock"] is True
@@ -43,7 +42,7 @@ def test_launch_flags_and_kwargs():
     assert kw["allowed_paths"] and kw["allowed_paths"][0].endswith("ch03")
     defaults = launching.launch_kwargs(launching.LaunchConfig())
     assert defaults["auth"] is None and defaults["share"] is False and defaults["server_name"] == "127.0.0.1"
-    with pytest.raises(ValueError, match="USER:PASSWORD"):
+    with pytest.raises(UserError, match="USER:PASSWORD"):
         launching.parse_auth(["nopassword"])
     assert launching.free_port() > 0
 
@@ -108,7 +107,7 @@ def test_g07_g08_functions(tmp_path, monkeypatch):
 
     from ch03_gradio.gradio_basics.g07_file_image_video import describe_files, image_variants, video_summary
     from ch03_gradio.gradio_basics.g08_lineplot import empty_table, next_points, wave_table
-    from ch03_gradio.video_colorize.video_io import make_sample_video
+    from ch03_gradio.gradio_basics.video_io import make_sample_video
 
     monkeypatch.setenv("CHATGLM3_OUTPUT_DIR", str(tmp_path))
     f = tmp_path / "a.txt"
@@ -128,7 +127,7 @@ def test_g07_g08_functions(tmp_path, monkeypatch):
 def test_video_app_handler_runs_pseudo_colour(tmp_path, monkeypatch):
     from ch03_gradio.video_colorize.app import run_colorize
     from ch03_gradio.video_colorize.colorizers import PseudoColorizer
-    from ch03_gradio.video_colorize.video_io import make_sample_video
+    from ch03_gradio.gradio_basics.video_io import make_sample_video
 
     monkeypatch.setenv("CHATGLM3_OUTPUT_DIR", str(tmp_path))
     src = make_sample_video(tmp_path / "g.mp4", seconds=1, fps=6, width=32, height=24)

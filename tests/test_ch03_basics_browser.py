@@ -14,7 +14,7 @@ def test_video_colouriser_in_chromium(tmp_path, monkeypatch):
     from playwright.sync_api import expect
 
     from ch03_gradio.video_colorize import app
-    from ch03_gradio.video_colorize.video_io import make_sample_video
+    from ch03_gradio.gradio_basics.video_io import make_sample_video
 
     shot = artifact("ch03_video_colorize.png")
     monkeypatch.setenv("CHATGLM3_OUTPUT_DIR", str(tmp_path))

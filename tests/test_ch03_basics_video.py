@@ -10,7 +10,7 @@ import pytest
 
 from ch03_gradio.video_colorize import colorizers as C
 from ch03_gradio.video_colorize.colorize import Config, colorize_video, main
-from ch03_gradio.video_colorize.video_io import iter_frames, make_sample_video, probe, write_video
+from ch03_gradio.gradio_basics.video_io import iter_frames, make_sample_video, probe, write_video
 
 
 # ---------------------------------------------------------------------------------------------- video I/O

@@ -175,3 +175,14 @@ def test_streamlit_chat_ui(browser, api_server):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+def test_streamlit_usage_statistics_are_off_by_default():
+    import importlib
+    import tomllib
+
+    mod = importlib.import_module("ch03_gradio.web_demo_streamlit")
+    cmd = mod.relaunch_under_streamlit(["--temperature", "0"])
+    assert cmd[cmd.index("--browser.gatherUsageStats") + 1] == "false" and cmd[-2:] == ["--temperature", "0"]
+    config = tomllib.loads((REPO_ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    assert config["browser"]["gatherUsageStats"] is False

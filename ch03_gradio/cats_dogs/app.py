@@ -21,9 +21,10 @@ import gradio as gr
 import pandas as pd
 
 from ch03_gradio.cats_dogs.data import CLASSES, make_synthetic_dataset
-from ch03_gradio.cats_dogs.train import (TrainConfig, add_train_args, default_weights_path, format_event,
+from ch03_gradio.cats_dogs.train import (TrainConfig, default_weights_path, format_event,
                                          iter_training, load_checkpoint, predict)
-from ch03_gradio.gradio_basics.launching import LaunchConfig, launch, launch_parser
+from ch03_gradio.gradio_basics.launching import LaunchConfig, launch
+from common.cli import run
 
 SYNTHETIC_WARNING = ("⚠️ **合成数据 SYNTHETIC data**: 训练用的是 `data.py` 画出来的卡通猫狗，模型认不出真实照片。"
                      "Training on cartoon cats/dogs drawn by `data.py` — the model will not recognise real photos. "
@@ -154,4 +155,4 @@ def main(cfg: Config) -> gr.Blocks:
 
 if __name__ == "__main__":
     # the training flags pre-fill the page (data folder, epochs, ...); the launch flags start the server
-    main(Config(**vars(add_train_args(launch_parser(__doc__)).parse_args())))
+    run(main, Config, __doc__)

@@ -16,7 +16,6 @@ not photos, and the UI says so.
 """
 from __future__ import annotations
 
-import argparse
 import random
 import re
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from ch03_gradio.gradio_basics.launching import HelpFormatter
+from common.cli import arg, run
 from common.paths import output_dir
 
 CLASSES = ("cat", "dog")
@@ -197,11 +196,11 @@ def make_synthetic_dataset(out_dir: str | Path | None = None, n_per_class: int =
 
 @dataclass
 class Config:
-    out: str | None = None
-    n_per_class: int = 100
-    size: int = 64
-    seed: int = 0
-    check: str | None = None
+    out: str | None = arg(None, "output folder (default: outputs/ch03/cats_dogs/synthetic)")
+    n_per_class: int = arg(100, "synthetic images per class")
+    size: int = arg(64, "image side in pixels")
+    seed: int = arg(0, "random seed (same seed -> same pictures)")
+    check: str | None = arg(None, "instead of generating, report what the loader finds in FOLDER", metavar="FOLDER")
 
 
 def main(cfg: Config) -> dict:
@@ -217,11 +216,4 @@ def main(cfg: Config) -> dict:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
-    parser.add_argument("--out", default=None, help="output folder (default: outputs/ch03/cats_dogs/synthetic)")
-    parser.add_argument("--n-per-class", type=int, default=100, help="synthetic images per class")
-    parser.add_argument("--size", type=int, default=64, help="image side in pixels")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (same seed -> same pictures)")
-    parser.add_argument("--check", default=None, metavar="FOLDER",
-                        help="instead of generating, report what the loader finds in FOLDER")
-    main(Config(**vars(parser.parse_args())))
+    run(main, Config, __doc__)

@@ -15,13 +15,12 @@ synthetic set in a few CPU epochs; use ``width=32``/``blocks=2`` for real photos
 """
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from ch03_gradio.gradio_basics.launching import HelpFormatter
+from common.cli import arg, run
 
 
 class BasicBlock(nn.Module):
@@ -68,9 +67,9 @@ def count_parameters(model: nn.Module) -> int:
 
 @dataclass
 class Config:
-    width: int = 16
-    blocks: int = 1
-    image_size: int = 64
+    width: int = arg(16, "channels of the first stage (x2, x4 later)")
+    blocks: int = arg(1, "BasicBlocks per stage")
+    image_size: int = arg(64, "input side in pixels")
 
 
 def main(cfg: Config) -> dict:
@@ -89,8 +88,4 @@ def main(cfg: Config) -> dict:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
-    parser.add_argument("--width", type=int, default=16, help="channels of the first stage (x2, x4 later)")
-    parser.add_argument("--blocks", type=int, default=1, help="BasicBlocks per stage")
-    parser.add_argument("--image-size", type=int, default=64, help="input side in pixels")
-    main(Config(**vars(parser.parse_args())))
+    run(main, Config, __doc__)

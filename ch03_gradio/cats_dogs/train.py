@@ -14,7 +14,6 @@ Outputs: outputs/ch03/cats_dogs/cats_dogs_resnet.safetensors and training_curves
 """
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import time
@@ -31,7 +30,7 @@ from torch.utils.data import DataLoader, Dataset
 from ch03_gradio.cats_dogs.data import (CLASSES, Sample, find_samples, is_synthetic, limit_per_class,
                                         make_synthetic_dataset, split_samples)
 from ch03_gradio.cats_dogs.model import SmallResNet, count_parameters
-from ch03_gradio.gradio_basics.launching import HelpFormatter
+from common.cli import arg, run
 from common.paths import output_dir
 
 MEAN, STD = 0.5, 0.25          # simple per-pixel normalisation to roughly [-2, 2]
@@ -40,21 +39,24 @@ WEIGHTS_NAME = "cats_dogs_resnet.safetensors"
 
 @dataclass
 class TrainConfig:
-    data_dir: str | None = None          # None / "" -> the synthetic set
-    synthetic_per_class: int = 100
-    max_per_class: int | None = None
-    image_size: int = 64
-    width: int = 16
-    blocks: int = 1
-    epochs: int = 8
-    batch_size: int = 16
-    lr: float = 5e-3
-    weight_decay: float = 1e-4
-    val_fraction: float = 0.2
-    seed: int = 0
-    device: str = "auto"
-    threads: int = 1                     # CPU threads for torch (0 = torch's default)
-    weights: str | None = None           # None -> outputs/ch03/cats_dogs/cats_dogs_resnet.safetensors
+    data_dir: str | None = arg(None, "Kaggle-layout folder (cat.0.jpg ...) or one with cats/ and dogs/; empty = "
+                                     "synthetic set", group="training")
+    synthetic_per_class: int = arg(100, "synthetic images per class when no --data-dir is given", group="training")
+    max_per_class: int | None = arg(None, "use at most this many images per class (0/None = all); keeps CPU runs "
+                                          "short", group="training")
+    image_size: int = arg(64, "images are resized to this square", group="training")
+    width: int = arg(16, "SmallResNet width (channels of stage 1)", group="training")
+    blocks: int = arg(1, "BasicBlocks per stage", group="training")
+    epochs: int = arg(8, "passes over the training set", group="training")
+    batch_size: int = arg(16, "images per optimisation step", group="training")
+    lr: float = arg(5e-3, "peak learning rate (one-cycle schedule, AdamW)", group="training")
+    weight_decay: float = arg(1e-4, "AdamW weight decay", group="training")
+    val_fraction: float = arg(0.2, "share of images held out", group="training")
+    seed: int = arg(0, "seed for split, shuffling, init, augmentation", group="training")
+    device: str = arg("auto", "auto | cpu | cuda | mps", group="training")
+    threads: int = arg(1, "torch CPU threads (0 = torch default); 1 is fastest for this small net", group="training")
+    weights: str | None = arg(None, "where to save the best model (default: outputs/ch03/cats_dogs/"
+                                    "cats_dogs_resnet.safetensors)", group="training")
 
 
 def default_weights_path() -> Path:
@@ -266,32 +268,7 @@ def main(cfg: TrainConfig) -> dict:
     return result
 
 
-def add_train_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The training flags (defaults from :class:`TrainConfig`); train.py and the gradio app both use them."""
-    d = TrainConfig()
-    parser.add_argument("--data-dir", default=d.data_dir,
-                        help="Kaggle-layout folder (cat.0.jpg ...) or one with cats/ and dogs/; empty = synthetic set")
-    parser.add_argument("--synthetic-per-class", type=int, default=d.synthetic_per_class,
-                        help="synthetic images per class when no --data-dir is given")
-    parser.add_argument("--max-per-class", type=int, default=d.max_per_class,
-                        help="use at most this many images per class (0/None = all); keeps CPU runs short")
-    parser.add_argument("--image-size", type=int, default=d.image_size, help="images are resized to this square")
-    parser.add_argument("--width", type=int, default=d.width, help="SmallResNet width (channels of stage 1)")
-    parser.add_argument("--blocks", type=int, default=d.blocks, help="BasicBlocks per stage")
-    parser.add_argument("--epochs", type=int, default=d.epochs, help="passes over the training set")
-    parser.add_argument("--batch-size", type=int, default=d.batch_size, help="images per optimisation step")
-    parser.add_argument("--lr", type=float, default=d.lr, help="peak learning rate (one-cycle schedule, AdamW)")
-    parser.add_argument("--weight-decay", type=float, default=d.weight_decay, help="AdamW weight decay")
-    parser.add_argument("--val-fraction", type=float, default=d.val_fraction, help="share of images held out")
-    parser.add_argument("--seed", type=int, default=d.seed, help="seed for split, shuffling, init, augmentation")
-    parser.add_argument("--device", default=d.device, help="auto | cpu | cuda | mps")
-    parser.add_argument("--threads", type=int, default=d.threads,
-                        help="torch CPU threads (0 = torch default); 1 is fastest for this small net")
-    parser.add_argument("--weights", default=d.weights,
-                        help="where to save the best model (default: outputs/ch03/cats_dogs/" + WEIGHTS_NAME + ")")
-    return parser
-
+Config = TrainConfig
 
 if __name__ == "__main__":
-    parser = add_train_args(argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter))
-    main(TrainConfig(**vars(parser.parse_args())))
+    run(main, Config, __doc__)

@@ -15,12 +15,13 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from ch03_gradio.gradio_basics.launching import LaunchConfig, launch, launch_parser
+from ch03_gradio.gradio_basics.launching import LaunchConfig, launch
+from common.cli import arg, run
 
 
 @dataclass
 class Config(LaunchConfig):
-    title: str = "3.1.1 gradio Interface"
+    title: str = arg("3.1.1 gradio Interface", "page title")
 
 
 def greet(name: str) -> str:
@@ -66,6 +67,4 @@ def main(cfg: Config) -> gr.Blocks:
 
 
 if __name__ == "__main__":
-    parser = launch_parser(__doc__)
-    parser.add_argument("--title", default=Config.title, help="page title")
-    main(Config(**vars(parser.parse_args())))
+    run(main, Config, __doc__)

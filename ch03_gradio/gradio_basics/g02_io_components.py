@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageFilter
 
-from ch03_gradio.gradio_basics.launching import LaunchConfig, launch, launch_parser
+from ch03_gradio.gradio_basics.launching import LaunchConfig, launch
+from common.cli import run
 
 FILTERS = ["sepia 怀旧", "invert 反色", "flip 左右翻转", "blur 模糊"]
 
@@ -102,4 +103,4 @@ def main(cfg: Config) -> gr.Blocks:
 
 
 if __name__ == "__main__":
-    main(Config(**vars(launch_parser(__doc__).parse_args())))
+    run(main, Config, __doc__)

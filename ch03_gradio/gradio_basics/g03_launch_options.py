@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from ch03_gradio.gradio_basics.launching import LaunchConfig, launch, launch_kwargs, launch_parser
+from ch03_gradio.gradio_basics.launching import LaunchConfig, launch, launch_kwargs
+from common.cli import run
 
 
 @dataclass
@@ -69,4 +70,4 @@ def main(cfg: Config) -> gr.Blocks:
 
 
 if __name__ == "__main__":
-    main(Config(**vars(launch_parser(__doc__).parse_args())))
+    run(main, Config, __doc__)

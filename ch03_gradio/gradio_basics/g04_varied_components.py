@@ -20,7 +20,8 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
-from ch03_gradio.gradio_basics.launching import LaunchConfig, launch, launch_parser
+from ch03_gradio.gradio_basics.launching import LaunchConfig, launch
+from common.cli import run
 from common.paths import output_dir
 
 SAMPLE_RATE = 16_000
@@ -133,4 +134,4 @@ def main(cfg: Config) -> gr.Blocks:
 
 
 if __name__ == "__main__":
-    main(Config(**vars(launch_parser(__doc__).parse_args())))
+    run(main, Config, __doc__)

@@ -24,12 +24,13 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from ch03_gradio.gradio_basics.launching import LaunchConfig, launch, launch_parser
+from ch03_gradio.gradio_basics.launching import LaunchConfig, launch
+from common.cli import arg, run
 
 
 @dataclass
 class Config(LaunchConfig):
-    slow_step_s: float = 0.8
+    slow_step_s: float = arg(0.8, "seconds the simulated slow job sleeps")
 
 
 def text_stats(text: str) -> tuple[int, int, int]:
@@ -99,7 +100,4 @@ def main(cfg: Config) -> gr.Blocks:
 
 
 if __name__ == "__main__":
-    parser = launch_parser(__doc__)
-    parser.add_argument("--slow-step-s", type=float, default=Config.slow_step_s,
-                        help="seconds the simulated slow job sleeps")
-    main(Config(**vars(parser.parse_args())))
+    run(main, Config, __doc__)

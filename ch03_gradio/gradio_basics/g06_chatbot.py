@@ -24,12 +24,13 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from ch03_gradio.gradio_basics.launching import LaunchConfig, launch, launch_parser
+from ch03_gradio.gradio_basics.launching import LaunchConfig, launch
+from common.cli import arg, run
 
 
 @dataclass
 class Config(LaunchConfig):
-    delay_s: float = 0.02
+    delay_s: float = arg(0.02, "pause between streamed characters (shows the streaming)")
 
 
 def message_text(message: dict) -> str:
@@ -106,7 +107,4 @@ def main(cfg: Config) -> gr.Blocks:
 
 
 if __name__ == "__main__":
-    parser = launch_parser(__doc__)
-    parser.add_argument("--delay-s", type=float, default=Config.delay_s,
-                        help="pause between streamed characters (shows the streaming)")
-    main(Config(**vars(parser.parse_args())))
+    run(main, Config, __doc__)

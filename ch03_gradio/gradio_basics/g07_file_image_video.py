@@ -20,8 +20,9 @@ import gradio as gr
 import pandas as pd
 from PIL import Image, ImageFilter, ImageOps
 
-from ch03_gradio.gradio_basics.launching import LaunchConfig, launch, launch_parser
-from ch03_gradio.video_colorize.video_io import iter_frames, make_sample_video, probe
+from ch03_gradio.gradio_basics.launching import LaunchConfig, launch
+from common.cli import run
+from ch03_gradio.gradio_basics.video_io import iter_frames, make_sample_video, probe
 from common.paths import output_dir
 
 
@@ -100,4 +101,4 @@ def main(cfg: Config) -> gr.Blocks:
 
 
 if __name__ == "__main__":
-    main(Config(**vars(launch_parser(__doc__).parse_args())))
+    run(main, Config, __doc__)

@@ -18,7 +18,8 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
-from ch03_gradio.gradio_basics.launching import LaunchConfig, launch, launch_parser
+from ch03_gradio.gradio_basics.launching import LaunchConfig, launch
+from common.cli import arg, run
 
 
 
@@ -30,8 +31,8 @@ def empty_table() -> pd.DataFrame:
 
 @dataclass
 class Config(LaunchConfig):
-    tick_s: float = 0.5
-    seed: int = 0
+    tick_s: float = arg(0.5, "seconds between live-plot updates")
+    seed: int = arg(0, "seed of the simulated loss noise")
 
 
 def wave_table(freq: float, phase: float, points: int = 120) -> pd.DataFrame:
@@ -87,7 +88,4 @@ def main(cfg: Config) -> gr.Blocks:
 
 
 if __name__ == "__main__":
-    parser = launch_parser(__doc__)
-    parser.add_argument("--tick-s", type=float, default=Config.tick_s, help="seconds between live-plot updates")
-    parser.add_argument("--seed", type=int, default=Config.seed, help="seed of the simulated loss noise")
-    main(Config(**vars(parser.parse_args())))
+    run(main, Config, __doc__)

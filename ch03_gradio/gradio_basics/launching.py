@@ -1,8 +1,8 @@
 """How every chapter-3 app is launched: one set of flags, one ``launch()`` call (book 3.1.3).
 
-``g03_launch_options.py`` walks through these options one by one; every other app in ``ch03_gradio`` uses
-``add_launch_args(parser)`` in its ``__main__`` block and ``launch(demo, cfg)`` in ``main`` so the flags read the
-same everywhere:
+``g03_launch_options.py`` walks through these options one by one; every app in ``ch03_gradio`` inherits
+:class:`LaunchConfig` in its ``Config`` dataclass (``common.cli.run`` turns the fields into flags) and calls
+``launch(demo, cfg)`` in ``main``, so the flags read the same everywhere:
 
     --host 127.0.0.1   only this machine can connect (use 0.0.0.0 to serve your LAN / a cloud VM)
     --port 7860        fixed port; default: the first free port from 7860 (or $GRADIO_SERVER_PORT)
@@ -13,63 +13,42 @@ same everywhere:
 """
 from __future__ import annotations
 
-import argparse
 import socket
-from dataclasses import dataclass, field
+import sys
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from common.cli import UserError, arg
 from common.paths import output_dir
 
 if TYPE_CHECKING:          # gradio is only needed by the apps themselves; keep this module light
     import gradio as gr
 
 
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """``--help`` shows every default and keeps the module docstring's line breaks."""
+G = "launch (gradio server)"
 
 
 @dataclass
 class LaunchConfig:
-    """Options shared by every app; script configs inherit from it."""
+    """Options shared by every app (the ``launch`` flag group); script configs inherit from it."""
 
-    host: str = "127.0.0.1"
-    port: int | None = None
-    share: bool = False
-    auth: list[str] = field(default_factory=list)
-    concurrency: int = 1
-    max_queue: int = 32
-    max_file_size: str = "200mb"
-    inbrowser: bool = False
-    launch: bool = True
-
-
-def add_launch_args(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Add the launch flags (defaults taken from :class:`LaunchConfig`)."""
-    d = LaunchConfig()
-    g = parser.add_argument_group("launch (gradio server)")
-    g.add_argument("--host", default=d.host,
-                   help="interface to listen on; 0.0.0.0 exposes the app to other machines (then use --auth)")
-    g.add_argument("--port", type=int, default=d.port,
-                   help="port to listen on; default: first free port from 7860 (or $GRADIO_SERVER_PORT)")
-    g.add_argument("--share", action="store_true",
-                   help="also create a public *.gradio.live tunnel (needs internet access)")
-    g.add_argument("--auth", action="append", default=[], metavar="USER:PASSWORD",
-                   help="require a login; repeat the flag for several users")
-    g.add_argument("--concurrency", type=int, default=d.concurrency,
-                   help="requests one event handler serves at the same time (queue default_concurrency_limit)")
-    g.add_argument("--max-queue", type=int, default=d.max_queue,
-                   help="how many requests may wait in the queue before new ones are refused")
-    g.add_argument("--max-file-size", default=d.max_file_size,
-                   help="largest upload the server accepts, e.g. 20mb, 1gb")
-    g.add_argument("--inbrowser", action="store_true", help="open the app in the default browser")
-    g.add_argument("--no-launch", dest="launch", action="store_false",
-                   help="only build the app (check that it constructs) and exit (launch=%(default)s)")
-    return parser
-
-
-def launch_parser(doc: str | None) -> argparse.ArgumentParser:
-    """The ``__main__`` parser of an app: its docstring as help text, every default shown, the launch flags added."""
-    return add_launch_args(argparse.ArgumentParser(description=doc, formatter_class=HelpFormatter))
+    host: str = arg("127.0.0.1", "interface to listen on; 0.0.0.0 exposes the app to other machines (then use "
+                                 "--auth)", group=G)
+    port: int | None = arg(None, "port to listen on; default: first free port from 7860 (or $GRADIO_SERVER_PORT)",
+                           group=G)
+    share: bool = arg(False, "also create a public *.gradio.live tunnel (needs internet access)", group=G)
+    auth: list[str] = arg([], "require a login; repeat the flag for several users", group=G,
+                          metavar="USER:PASSWORD", action="append", nargs=None)
+    concurrency: int = arg(1, "requests one event handler serves at the same time (queue "
+                              "default_concurrency_limit)", group=G)
+    max_queue: int = arg(32, "how many requests may wait in the queue before new ones are refused", group=G)
+    max_file_size: str = arg("200mb", "largest upload the server accepts, e.g. 20mb, 1gb", group=G)
+    inbrowser: bool = arg(False, "open the app in the default browser", group=G)
+    launch: bool = arg(True, "start the server; --no-launch only builds the app (checks that it constructs) and "
+                             "exits", group=G)
 
 
 def parse_auth(items: list[str] | None) -> list[tuple[str, str]] | None:
@@ -78,7 +57,7 @@ def parse_auth(items: list[str] | None) -> list[tuple[str, str]] | None:
     for item in items or []:
         user, sep, password = item.partition(":")
         if not sep or not user or not password:
-            raise ValueError(f"--auth expects USER:PASSWORD, got {item!r}")
+            raise UserError(f"--auth expects USER:PASSWORD, got {item!r}. To fix: --auth reader:secret")
         pairs.append((user, password))
     return pairs or None
 

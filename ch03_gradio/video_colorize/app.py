@@ -17,19 +17,16 @@ from dataclasses import dataclass
 import gradio as gr
 import numpy as np
 
-from ch03_gradio.gradio_basics.launching import LaunchConfig, launch, launch_parser
-from ch03_gradio.video_colorize.colorize import colorize_video
-from ch03_gradio.video_colorize.colorizers import COLORIZERS, PALETTES, Colorizer, PseudoColorizer, make_colorizer
-from ch03_gradio.video_colorize.video_io import iter_frames, make_sample_video
+from ch03_gradio.gradio_basics.launching import LaunchConfig, launch
+from ch03_gradio.video_colorize.colorize import ColorizerArgs, colorize_video
+from ch03_gradio.video_colorize.colorizers import PALETTES, Colorizer, PseudoColorizer, make_colorizer
+from ch03_gradio.gradio_basics.video_io import iter_frames, make_sample_video
+from common.cli import arg, run
 
 
 @dataclass
-class Config(LaunchConfig):
-    colorizer: str = "auto"
-    model_dir: str | None = None
-    engine: str = "auto"
-    device: str = "cpu"
-    max_seconds: float = 10.0
+class Config(LaunchConfig, ColorizerArgs):
+    max_seconds: float = arg(10.0, "initial value of the 'max seconds' slider")
 
 
 def middle_frame(path: str, index: int) -> np.ndarray | None:
@@ -103,14 +100,4 @@ def main(cfg: Config) -> gr.Blocks:
 
 
 if __name__ == "__main__":
-    parser = launch_parser(__doc__)
-    parser.add_argument("--colorizer", choices=COLORIZERS, default=Config.colorizer,
-                        help="auto = a real model if --model-dir has one, else classical pseudo-colour")
-    parser.add_argument("--model-dir", default=None,
-                        help="folder with the Zhang et al. caffe files or a local ModelScope colorization model")
-    parser.add_argument("--engine", choices=["auto", "opencv", "torch"], default=Config.engine,
-                        help="Zhang model runtime: OpenCV DNN (OpenCV 4.x) or the PyTorch port")
-    parser.add_argument("--device", default=Config.device, help="torch device for the PyTorch port (cpu, cuda)")
-    parser.add_argument("--max-seconds", type=float, default=Config.max_seconds,
-                        help="initial value of the 'max seconds' slider")
-    main(Config(**vars(parser.parse_args())))
+    run(main, Config, __doc__)

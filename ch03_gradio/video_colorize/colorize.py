@@ -11,33 +11,42 @@ colouriser produced it.
 """
 from __future__ import annotations
 
-import argparse
 import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ch03_gradio.gradio_basics.launching import HelpFormatter
 from ch03_gradio.video_colorize.colorizers import COLORIZERS, PALETTES, Colorizer, make_colorizer
-from ch03_gradio.video_colorize.video_io import iter_frames, make_sample_video, probe, write_video
+from ch03_gradio.gradio_basics.video_io import iter_frames, make_sample_video, probe, write_video
+from common.cli import arg, run
 from common.paths import output_dir
 
 ProgressFn = Callable[[int, int], None]
 
 
 @dataclass
-class Config:
-    input: str | None = None
-    output: str | None = None
-    colorizer: str = "auto"
-    model_dir: str | None = None
-    palette: str = "split-tone"
-    strength: float = 1.0
-    engine: str = "auto"
-    device: str = "cpu"
-    max_seconds: float | None = 10.0
-    batch_size: int = 8
+class ColorizerArgs:
+    """Which colouriser runs (shared by this script and the app)."""
+
+    colorizer: str = arg("auto", "auto = a real model if --model-dir has one, else classical pseudo-colour",
+                         choices=COLORIZERS, group="colouriser")
+    model_dir: str | None = arg(None, "folder with the Zhang et al. caffe files or a local ModelScope colorization "
+                                      "model", group="colouriser")
+    engine: str = arg("auto", "Zhang model runtime: OpenCV DNN (needs OpenCV 4.x) or the PyTorch port",
+                      choices=["auto", "opencv", "torch"], group="colouriser")
+    device: str = arg("cpu", "torch device for the Zhang PyTorch port (cpu, cuda)", group="colouriser")
+
+
+@dataclass
+class Config(ColorizerArgs):
+    input: str | None = arg(None, "video to colourise (default: generate the grey sample clip)")
+    output: str | None = arg(None, "output .mp4 (default: outputs/ch03/video_colorize/...)")
+    palette: str = arg("split-tone", "pseudo-colour palette", choices=sorted(PALETTES))
+    strength: float = arg(1.0, "pseudo-colour tint strength (0 = grey)")
+    max_seconds: float | None = arg(10.0, "colourise at most this many seconds of video (keeps CPU runs short; "
+                                          "0 = all)")
+    batch_size: int = arg(8, "frames per colouriser call")
 
 
 def default_output(in_path: str | Path) -> Path:
@@ -81,7 +90,7 @@ def main(cfg: Config) -> dict:
     colorizer = make_colorizer(cfg.colorizer, cfg.model_dir, palette=cfg.palette, strength=cfg.strength,
                                engine=cfg.engine, device=cfg.device)
     in_path = cfg.input or make_sample_video()
-    result = colorize_video(in_path, colorizer, cfg.output, cfg.max_seconds, cfg.batch_size,
+    result = colorize_video(in_path, colorizer, cfg.output, cfg.max_seconds or None, cfg.batch_size,
                             progress=lambda i, n: print(f"\r  {i}/{n} frames", end="", flush=True))
     result["colorizer"], result["learned"] = colorizer.label, colorizer.learned
     print(f"\n{result['frames']} frames in {result['seconds']} s -> {result['output']}\n"
@@ -90,21 +99,4 @@ def main(cfg: Config) -> dict:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=HelpFormatter)
-    parser.add_argument("--input", default=None, help="video to colourise (default: generate the grey sample clip)")
-    parser.add_argument("--output", default=None, help="output .mp4 (default: outputs/ch03/video_colorize/...)")
-    parser.add_argument("--colorizer", choices=COLORIZERS, default="auto",
-                        help="auto = a real model if --model-dir has one, else classical pseudo-colour")
-    parser.add_argument("--model-dir", default=None,
-                        help="folder with the Zhang et al. caffe files or a local ModelScope colorization model")
-    parser.add_argument("--palette", choices=sorted(PALETTES), default="split-tone", help="pseudo-colour palette")
-    parser.add_argument("--strength", type=float, default=1.0, help="pseudo-colour tint strength (0 = grey)")
-    parser.add_argument("--engine", choices=["auto", "opencv", "torch"], default="auto",
-                        help="Zhang model runtime: OpenCV DNN (needs OpenCV 4.x) or the PyTorch port")
-    parser.add_argument("--device", default="cpu", help="torch device for the Zhang PyTorch port (cpu, cuda)")
-    parser.add_argument("--max-seconds", type=float, default=10.0,
-                        help="colourise at most this many seconds of video (keeps CPU runs short; 0 = all)")
-    parser.add_argument("--batch-size", type=int, default=8, help="frames per colouriser call")
-    args = parser.parse_args()
-    args.max_seconds = args.max_seconds or None
-    main(Config(**vars(args)))
+    run(main, Config, __doc__)

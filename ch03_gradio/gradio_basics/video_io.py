@@ -6,11 +6,10 @@
 * :func:`make_sample_video` draws a small greyscale clip (a sun crossing a sky over a house) so the
   colourisation demo and the tests have an input without any download.
 
-Run as a script it writes the sample clip:  python -m ch03_gradio.video_colorize.video_io
+Run as a script it writes the sample clip:  python -m ch03_gradio.gradio_basics.video_io
 """
 from __future__ import annotations
 
-import argparse
 import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from pathlib import Path
 import imageio_ffmpeg
 import numpy as np
 
-from ch03_gradio.gradio_basics.launching import HelpFormatter
+from common.cli import arg, run
 from common.paths import output_dir
 
 
@@ -130,7 +129,17 @@ def make_sample_video(path: str | Path | None = None, seconds: float = 2.0, fps:
     return write_video(path, (to_grey(f) if grey else f for f in frames), fps=fps)
 
 
-def main(cfg: argparse.Namespace) -> dict:
+@dataclass
+class Config:
+    out: str | None = arg(None, "output .mp4 (default: outputs/ch03/video_colorize/sample_grey.mp4)")
+    seconds: float = arg(2.0, "clip length")
+    fps: float = arg(12.0, "frames per second")
+    width: int = arg(160, "frame width in pixels")
+    height: int = arg(120, "frame height in pixels")
+    color: bool = arg(False, "keep the colours (the ground truth for comparison)")
+
+
+def main(cfg: Config) -> dict:
     path = make_sample_video(cfg.out, cfg.seconds, cfg.fps, cfg.width, cfg.height, grey=not cfg.color)
     info = probe(path)
     print(f"wrote {path}: {info.width}x{info.height}, {info.fps:g} fps, {info.duration:.2f} s")
@@ -138,12 +147,4 @@ def main(cfg: argparse.Namespace) -> dict:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=HelpFormatter)
-    parser.add_argument("--out", default=None, help="output .mp4 (default: outputs/ch03/video_colorize/sample_grey.mp4)")
-    parser.add_argument("--seconds", type=float, default=2.0, help="clip length")
-    parser.add_argument("--fps", type=float, default=12.0, help="frames per second")
-    parser.add_argument("--width", type=int, default=160, help="frame width in pixels")
-    parser.add_argument("--height", type=int, default=120, help="frame height in pixels")
-    parser.add_argument("--color", action="store_true", help="keep the colours (the ground truth for comparison)")
-    main(parser.parse_args())
+    run(main, Config, __doc__)
