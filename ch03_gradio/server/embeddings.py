@@ -35,24 +35,8 @@ class ChatGLM3Embedder:
         return await asyncio.wrap_future(self.engine.run_exclusive(lambda model: self._embed(model, batches)))
 
     def _embed(self, model, inputs: Sequence[list[int]]) -> np.ndarray:
-        base = model.get_decoder() if hasattr(model, "get_decoder") else model.model
-        out = []
-        for start in range(0, len(inputs), self.batch_size):
-            chunk = inputs[start:start + self.batch_size]
-            length = max(len(x) for x in chunk)
-            ids = torch.zeros(len(chunk), length, dtype=torch.long)
-            mask = torch.zeros(len(chunk), length, dtype=torch.long)
-            for i, x in enumerate(chunk):
-                ids[i, length - len(x):] = torch.tensor(x)
-                mask[i, length - len(x):] = 1
-            ids, mask = ids.to(model.device), mask.to(model.device)
-            pos = (mask.cumsum(-1) - 1).clamp(min=0)
-            with torch.inference_mode():
-                hidden = base(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=False).last_hidden_state
-            hidden = hidden.float() * mask[..., None]
-            pooled = hidden.sum(1) / mask.sum(1, keepdim=True)
-            out.append(torch.nn.functional.normalize(pooled, dim=-1).cpu().numpy())
-        return np.concatenate(out)
+        from common.embeddings import mean_pooled  # the one implementation (also used by ChatGLM3Embeddings)
+        return mean_pooled(model, inputs, self.batch_size)
 
 
 class SentenceTransformerEmbedder:
