@@ -10,16 +10,22 @@ never executed.
 """
 from __future__ import annotations
 
-import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script (`python ch02_env/x.py`): make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common.chatglm3 import chat, stream_chat
-from common.cli import add_generation_args, add_model_args, generation_kwargs, model_from_args
+from common.cli import GenerationArgs, ModelArgs, arg, model_from_args, redefault, run, sampling_kwargs
 from common.demo_tools import call_demo_tool
 from common.prompts import example_tools, tool_system_message
+
+
+@dataclass
+class Config(ModelArgs, GenerationArgs):
+    max_new_tokens: int = redefault(GenerationArgs, "max_new_tokens", 96)
+    interactive: bool = arg(False, "chat in the terminal instead of the demo")
 
 
 def run_tool_round(model, tokenizer, query: str, history: list | None, gen: dict) -> tuple[object, list, list]:
@@ -99,15 +105,11 @@ def interactive(model, tokenizer, gen: dict) -> dict:
     return {"history": history}
 
 
-def main(cfg: argparse.Namespace) -> dict:
+def main(cfg: Config) -> dict:
     model, tokenizer = model_from_args(cfg)
-    gen = generation_kwargs(cfg)
+    gen = sampling_kwargs(cfg)
     return interactive(model, tokenizer, gen) if cfg.interactive else demo(model, tokenizer, gen)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_model_args(parser)
-    add_generation_args(parser, max_new_tokens=96)
-    parser.add_argument("--interactive", action="store_true", help="chat in the terminal instead of the demo")
-    main(parser.parse_args())
+    run(main, Config, __doc__)

@@ -13,14 +13,13 @@ against the checkpoint size (target <= 1.3x), decode ms/token and resident memor
 """
 from __future__ import annotations
 
-import argparse
 import json
-import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -28,24 +27,27 @@ import torch
 if __package__ in (None, ""):  # run as a script (`python ch02_env/x.py`): make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-SIX_B = {"model_type": "chatglm", "num_layers": 28, "hidden_size": 4096, "ffn_hidden_size": 13696,
-         "kv_channels": 128, "num_attention_heads": 32, "multi_query_attention": True, "multi_query_group_num": 2,
-         "padded_vocab_size": 65024, "seq_length": 8192, "layernorm_epsilon": 1e-5, "rmsnorm": True,
-         "add_qkv_bias": True, "add_bias_linear": False, "post_layer_norm": True,
-         "apply_query_key_layer_scaling": True, "apply_residual_connection_post_layernorm": False,
-         "tie_word_embeddings": False, "eos_token_id": 2, "pad_token_id": 0, "torch_dtype": "bfloat16"}
+from common.checkpoint import CHATGLM3_6B_CONFIG  # noqa: E402
+from common.cli import PRECISIONS, ModelArgs, apply_threads, arg, run  # noqa: E402
+from common.memory import peak_rss_bytes, rss_bytes  # noqa: E402
+
+
+@dataclass
+class Config(ModelArgs):
+    precision: str = arg("fp32", "precision of one worker run; the table covers --precisions", choices=PRECISIONS,
+                         group="model")
+    precisions: list[str] = arg(["fp32", "bf16", "int8", "int4"], "precisions to measure", choices=PRECISIONS)
+    prompt_len: int = arg(64, "prompt tokens for the prefill timing")
+    new_tokens: int = arg(16, "decode steps to time (median is reported)")
+    full_size: bool = arg(False, "benchmark a random checkpoint with ChatGLM3-6B's shapes (needs ~13 GB disk, "
+                                 "16+ GB RAM)")
+    layers: int = arg(28, "layers of the --full-size model (28 = real 6B)")
+    workdir: str | None = arg(None, "where --full-size writes its temporary checkpoint")
+    keep: bool = arg(False, "keep the --full-size checkpoint afterwards")
+    worker: bool = arg(False, "==SUPPRESS==")
 
 
 # ------------------------------------------------------------------------------------------------ helpers
-def rss_bytes() -> int:
-    import psutil
-    return psutil.Process().memory_info().rss
-
-
-def peak_rss_bytes() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
-
-
 def copy_bandwidth(nbytes: int = 1 << 30, repeat: int = 5) -> float:
     """Sustained memory bandwidth in bytes/s measured as a large tensor copy (read + write)."""
     src = torch.empty(nbytes // 2, dtype=torch.bfloat16).fill_(1)
@@ -159,9 +161,10 @@ def measure(model_dir: str, precision: str, device: str, prompt_len: int, new_to
             "bytes_per_token": weight_bytes_per_token(model), "kept": len(model.load_report["kept"])}
 
 
-def run_child(model_dir: str, precision: str, cfg: argparse.Namespace) -> dict:
-    cmd = [sys.executable, __file__, "--worker", "--model", model_dir, "--precisions", precision,
-           "--device", cfg.device, "--prompt-len", str(cfg.prompt_len), "--new-tokens", str(cfg.new_tokens)]
+def run_child(model_dir: str, precision: str, cfg: Config) -> dict:
+    cmd = [sys.executable, __file__, "--worker", "--model", model_dir, "--precision", precision,
+           "--device", cfg.device, "--prompt-len", str(cfg.prompt_len), "--new-tokens", str(cfg.new_tokens),
+           "--threads", str(cfg.threads)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     lines = [l for l in proc.stdout.splitlines() if l.startswith("{")]
     if proc.returncode or not lines:
@@ -169,9 +172,10 @@ def run_child(model_dir: str, precision: str, cfg: argparse.Namespace) -> dict:
     return json.loads(lines[-1])
 
 
-def main(cfg: argparse.Namespace) -> dict:
+def main(cfg: Config) -> dict:
+    apply_threads(cfg)
     if cfg.worker:
-        r = measure(cfg.model, cfg.precisions[0], cfg.device, cfg.prompt_len, cfg.new_tokens)
+        r = measure(cfg.model, cfg.precision, cfg.device, cfg.prompt_len, cfg.new_tokens)
         print(json.dumps(r))
         return r
     from common.resolve import resolve_model_path
@@ -179,7 +183,7 @@ def main(cfg: argparse.Namespace) -> dict:
     ckpt_bytes = None
     if cfg.full_size:
         tmp = Path(tempfile.mkdtemp(prefix="chatglm3-6b-random-", dir=cfg.workdir))
-        shape = dict(SIX_B, num_layers=cfg.layers)
+        shape = dict(CHATGLM3_6B_CONFIG, num_layers=cfg.layers)
         print(f"writing a random ChatGLM3-6B-shaped checkpoint ({cfg.layers} layers) to {tmp} ...", flush=True)
         t0 = time.perf_counter()
         ckpt_bytes = write_random_6b(tmp, shape)
@@ -233,17 +237,4 @@ def main(cfg: argparse.Namespace) -> dict:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default=None, help="model folder (default: resolver's: flag/env/demo model)")
-    parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16", "int8", "int4"],
-                        choices=["fp32", "bf16", "fp16", "int8", "int4"], help="precisions to measure")
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "mps"], help="device to measure on")
-    parser.add_argument("--prompt-len", type=int, default=64, help="prompt tokens for the prefill timing")
-    parser.add_argument("--new-tokens", type=int, default=16, help="decode steps to time (median is reported)")
-    parser.add_argument("--full-size", action="store_true",
-                        help="benchmark a random checkpoint with ChatGLM3-6B's shapes (needs ~13 GB disk, 16+ GB RAM)")
-    parser.add_argument("--layers", type=int, default=28, help="layers of the --full-size model (28 = real 6B)")
-    parser.add_argument("--workdir", default=None, help="where --full-size writes its temporary checkpoint")
-    parser.add_argument("--keep", action="store_true", help="keep the --full-size checkpoint afterwards")
-    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    main(parser.parse_args())
+    run(main, Config, __doc__)

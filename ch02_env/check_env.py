@@ -7,68 +7,104 @@ of the ``.[all]`` extras, the bitsandbytes backend, the built-in demo model, and
 """
 from __future__ import annotations
 
-import argparse
 import importlib
 import importlib.metadata as md
+import importlib.util
 import shutil
 import sys
+from dataclasses import dataclass
+from pathlib import Path
 
-# (import name, distribution name, minimum version, which chapters need it)
-PACKAGES = [
-    ("torch", "torch", "2.4", "all chapters"),
-    ("transformers", "transformers", "5.0", "all chapters"),
-    ("safetensors", "safetensors", "0.4", "all chapters"),
-    ("sentencepiece", "sentencepiece", "0.2", "all chapters"),
-    ("accelerate", "accelerate", "1.0", "ch02 multi-GPU, ch09, ch10"),
-    ("numpy", "numpy", "1.26", "everywhere"),
-    ("matplotlib", "matplotlib", "3.8", "plots"),
-    ("tqdm", "tqdm", "4.66", "progress bars"),
-    ("psutil", "psutil", "5.9", "memory readings"),
-    ("bitsandbytes", "bitsandbytes", "0.45", "ch02 int8/int4 on CUDA, ch10 QLoRA"),
-    ("gradio", "gradio", "6.0", "ch03 web UIs"),
-    ("streamlit", "streamlit", "1.40", "ch03 streamlit client"),
-    ("fastapi", "fastapi", "0.110", "ch03 OpenAI-compatible server"),
-    ("uvicorn", "uvicorn", "0.29", "ch03 server"),
-    ("httpx", "httpx", "0.27", "ch03 clients"),
-    ("openai", "openai", "1.40", "ch03+ clients"),
-    ("PIL", "pillow", "10", "ch03 images"),
-    ("imageio", "imageio", "2.34", "ch03 video"),
-    ("peft", "peft", "0.13", "ch10 LoRA"),
-    ("jieba", "jieba", "0.42", "ch10 metrics"),
-    ("pytest", "pytest", "8", "tests"),
-]
+if __package__ in (None, ""):  # run as a script (`python ch02_env/x.py`): make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from common.cli import arg, run
+
+DISTRIBUTION = "chatglm3-book-companion"   # the name in pyproject.toml; `pip install -e ".[all]"` installs it
 
 
-def _version_tuple(v: str) -> tuple:
-    out = []
-    for part in v.split("+")[0].split("."):
-        digits = "".join(ch for ch in part if ch.isdigit())
-        out.append(int(digits) if digits else 0)
-    return tuple(out)
+@dataclass
+class Config:
+    min_disk_gb: float = arg(30.0, "warn (info) when less free disk than this is left for model weights")
 
 
-def check_package(module: str, dist: str, minimum: str) -> tuple[bool, str]:
+def declared_requirements() -> list[tuple[str, str, str]]:
+    """``(distribution, version specifier, extra)`` for every requirement of this repository, read from the
+    installed distribution's metadata (core + every extra), plus any that ``pyproject.toml`` declares and the
+    installed metadata does not know yet (an install older than the checkout). Nothing is listed by hand."""
+    from packaging.requirements import Requirement
+
+    lines: list[str] = []
+    try:
+        lines += md.requires(DISTRIBUTION) or []
+    except md.PackageNotFoundError:
+        pass
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    if pyproject.is_file():
+        import tomllib
+        project = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {})
+        lines += project.get("dependencies", [])
+        for extra, reqs in project.get("optional-dependencies", {}).items():
+            lines += [f'{r}; extra == "{extra}"' for r in reqs]
+    found: dict[str, tuple[str, str, str]] = {}
+    for line in lines:
+        req = Requirement(line)
+        if req.name.replace("_", "-").lower() == DISTRIBUTION:   # `all` = the other extras
+            continue
+        extra = ""
+        if req.marker is not None:
+            extra = next((e for e in ("quant", "web", "finetune", "apps", "test", "all")
+                          if req.marker.evaluate({"extra": e})), "")
+        key = req.name.lower().replace("_", "-")
+        found.setdefault(key, (req.name, str(req.specifier), extra or "core"))
+    return list(found.values())
+
+
+def _import_names() -> dict[str, list[str]]:
+    """distribution name (lower case) -> its top-level import names, e.g. ``pillow -> [PIL]``."""
+    names: dict[str, list[str]] = {}
+    for module, dists in md.packages_distributions().items():
+        for dist in dists:
+            names.setdefault(dist.lower().replace("_", "-"), []).append(module)
+    return names
+
+
+def check_package(dist: str, specifier: str, import_it: bool = False,
+                  modules: list[str] | None = None) -> tuple[bool, str]:
+    """Installed, new enough, and importable (``import_it``: really imported; otherwise only found)."""
+    from packaging.specifiers import SpecifierSet
+
     try:
         version = md.version(dist)
     except md.PackageNotFoundError:
-        return False, f"not installed — To fix: pip install -e \".[all]\" (or pip install '{dist}>={minimum}')"
-    if _version_tuple(version) < _version_tuple(minimum):
-        return False, f"{version} < {minimum} — To fix: pip install -U '{dist}>={minimum}'"
-    try:
-        importlib.import_module(module)
-    except Exception as exc:  # 安装了但导入失败（例如 torchvision 与 torch 版本不匹配）
-        return False, f"{version} installed but import fails: {exc.__class__.__name__}: {str(exc)[:120]}"
+        return False, f"not installed — To fix: pip install -e \".[all]\" (or pip install '{dist}{specifier}')"
+    if specifier and not SpecifierSet(specifier).contains(version, prereleases=True):
+        return False, f"{version} does not satisfy {specifier} — To fix: pip install -U '{dist}{specifier}'"
+    for module in [m for m in modules or [] if not m.startswith("_")][:1]:
+        try:
+            if import_it:
+                importlib.import_module(module)
+            elif importlib.util.find_spec(module) is None:
+                return False, f"{version} installed but `{module}` is not importable — To fix: pip install " \
+                              f"--force-reinstall '{dist}{specifier}'"
+        except Exception as exc:  # 安装了但导入失败（例如 torchvision 与 torch 版本不匹配）
+            return False, f"{version} installed but import fails: {exc.__class__.__name__}: {str(exc)[:120]}"
     return True, version
 
 
-def main(cfg: argparse.Namespace | None = None) -> dict:
+def main(cfg: Config | None = None) -> dict:
     """Run every check; returns ``{"results": [(name, ok, detail)], "failed": n}``."""
-    min_disk_gb = getattr(cfg, "min_disk_gb", 30.0)
+    min_disk_gb = (cfg or Config()).min_disk_gb
     results: list[tuple[str, bool | None, str]] = []
     results.append(("python >= 3.10", sys.version_info >= (3, 10), sys.version.split()[0]))
-    for module, dist, minimum, used_by in PACKAGES:
-        ok, detail = check_package(module, dist, minimum)
-        results.append((f"{dist} ({used_by})", ok, detail))
+    requirements = declared_requirements()
+    if not requirements:
+        results.append((f"{DISTRIBUTION} requirements", False,
+                        "the repository is not installed — To fix: pip install -e \".[all]\""))
+    modules = _import_names()
+    for dist, specifier, extra in requirements:
+        ok, detail = check_package(dist, specifier, import_it=extra == "core",
+                                   modules=modules.get(dist.lower().replace("_", "-")))
+        results.append((f"{dist}{specifier} ({'core' if extra == 'core' else 'extra ' + extra})", ok, detail))
 
     try:
         import torch
@@ -107,7 +143,4 @@ def main(cfg: argparse.Namespace | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--min-disk-gb", type=float, default=30.0,
-                        help="warn (info) when less free disk than this is left for model weights")
-    sys.exit(1 if main(parser.parse_args())["failed"] else 0)
+    sys.exit(1 if run(main, Config, __doc__)["failed"] else 0)

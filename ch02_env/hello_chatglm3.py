@@ -8,24 +8,30 @@ The model comes from ``--model`` > ``$CHATGLM3_MODEL`` > ``$MODEL_PATH`` > the b
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script (`python ch02_env/x.py`): make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common.chatglm3 import chat
-from common.cli import add_generation_args, add_model_args, generation_kwargs, model_from_args
+from common.cli import GenerationArgs, ModelArgs, arg, model_from_args, redefault, run, sampling_kwargs
 
 
-def main(cfg: argparse.Namespace) -> dict:
+@dataclass
+class Config(ModelArgs, GenerationArgs):
+    max_new_tokens: int = redefault(GenerationArgs, "max_new_tokens", 128)
+    prompt: str = arg("你好", "what to say to the model")
+
+
+def main(cfg: Config) -> dict:
     t0 = time.perf_counter()
     model, tokenizer = model_from_args(cfg)
     load_s = time.perf_counter() - t0
     print(f"loaded {model.load_report['path']} ({cfg.precision}, {model.device}) in {load_s:.1f} s")
     t0 = time.perf_counter()
-    response, history = chat(model, tokenizer, cfg.prompt, history=None, **generation_kwargs(cfg))
+    response, history = chat(model, tokenizer, cfg.prompt, history=None, **sampling_kwargs(cfg))
     gen_s = time.perf_counter() - t0
     n_tokens = len(tokenizer.encode(history[-1]["content"], add_special_tokens=False))
     print(f"用户: {cfg.prompt}\nChatGLM3: {response}")
@@ -34,8 +40,4 @@ def main(cfg: argparse.Namespace) -> dict:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    add_model_args(parser)
-    add_generation_args(parser, max_new_tokens=128)
-    parser.add_argument("--prompt", default="你好", help="what to say to the model")
-    main(parser.parse_args())
+    run(main, Config, __doc__)

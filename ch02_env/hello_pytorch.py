@@ -4,10 +4,22 @@
 """
 from __future__ import annotations
 
-import argparse
+import sys
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import torch
+
+if __package__ in (None, ""):  # run as a script (`python ch02_env/x.py`): make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from common.cli import arg, run
+
+
+@dataclass
+class Config:
+    size: int = arg(1024, "matrix size for the timing")
+    repeat: int = arg(5, "how many timed multiplications")
 
 
 def time_matmul(device: torch.device, size: int, repeat: int) -> float:
@@ -24,8 +36,9 @@ def time_matmul(device: torch.device, size: int, repeat: int) -> float:
     return (time.perf_counter() - t0) / repeat
 
 
-def main(cfg: argparse.Namespace | None = None) -> dict:
-    size, repeat = getattr(cfg, "size", 512), getattr(cfg, "repeat", 5)
+def main(cfg: Config | None = None) -> dict:
+    cfg = cfg or Config(size=512)
+    size, repeat = cfg.size, cfg.repeat
     print(f"torch {torch.__version__}; CUDA available: {torch.cuda.is_available()}; "
           f"threads: {torch.get_num_threads()}")
     x = torch.arange(6, dtype=torch.float32).reshape(2, 3)
@@ -43,7 +56,4 @@ def main(cfg: argparse.Namespace | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--size", type=int, default=1024, help="matrix size for the timing")
-    parser.add_argument("--repeat", type=int, default=5, help="how many timed multiplications")
-    main(parser.parse_args())
+    run(main, Config, __doc__)

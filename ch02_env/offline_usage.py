@@ -14,10 +14,10 @@ one question.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")        # 禁止 huggingface_hub 联网
@@ -27,8 +27,15 @@ if __package__ in (None, ""):  # run as a script (`python ch02_env/x.py`): make 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common.checkpoint import read_config, weight_files  # noqa: E402
 from common.chatglm3 import chat  # noqa: E402
-from common.cli import add_generation_args, add_model_args, generation_kwargs, model_from_args  # noqa: E402
+from common.cli import GenerationArgs, ModelArgs, arg, model_from_args, redefault, run, sampling_kwargs  # noqa: E402
 from common.resolve import hf_cache_dirs, modelscope_cache_dirs, resolve_model_path  # noqa: E402
+
+
+@dataclass
+class Config(ModelArgs, GenerationArgs):
+    max_new_tokens: int = redefault(GenerationArgs, "max_new_tokens", 64)
+    prompt: str = arg("你好", "the question to ask once the model is loaded")
+    list: bool = arg(False, "only list the ChatGLM models in the local caches")
 
 
 def cached_models() -> list[tuple[str, Path]]:
@@ -61,26 +68,20 @@ def inspect_folder(path: Path) -> dict:
     return info
 
 
-def main(cfg: argparse.Namespace) -> dict:
+def main(cfg: Config) -> dict:
     found = cached_models()
     print(f"ChatGLM models in local caches: {len(found)}")
     for source, p in found:
         print(f"  [{source}] {p}")
-    if getattr(cfg, "list", False):
+    if cfg.list:
         return {"cached": found}
     path = resolve_model_path(cfg.model)
     info = inspect_folder(path)
-    cfg.model = str(path)
-    model, tokenizer = model_from_args(cfg)
-    response, _ = chat(model, tokenizer, cfg.prompt, **generation_kwargs(cfg))
+    model, tokenizer = model_from_args(replace(cfg, model=str(path)))
+    response, _ = chat(model, tokenizer, cfg.prompt, **sampling_kwargs(cfg))
     print(f"用户: {cfg.prompt}\nChatGLM3: {response}")
     return {"cached": found, "folder": info, "response": response}
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_model_args(parser)
-    add_generation_args(parser, max_new_tokens=64)
-    parser.add_argument("--prompt", default="你好", help="the question to ask once the model is loaded")
-    parser.add_argument("--list", action="store_true", help="only list the ChatGLM models in the local caches")
-    main(parser.parse_args())
+    run(main, Config, __doc__)

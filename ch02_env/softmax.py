@@ -7,10 +7,21 @@ large logits while the stable one gives the same answer as ``torch.softmax``.
 """
 from __future__ import annotations
 
-import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
+
+if __package__ in (None, ""):  # run as a script (`python ch02_env/x.py`): make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from common.cli import arg, run
+
+
+@dataclass
+class Config:
+    seed: int = arg(0, "random seed for the example logits")
 
 
 def softmax_naive_numpy(x: np.ndarray) -> np.ndarray:
@@ -29,8 +40,8 @@ def softmax_torch(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
     return e / e.sum(dim=dim, keepdim=True)
 
 
-def main(cfg: argparse.Namespace | None = None) -> dict:
-    seed = getattr(cfg, "seed", 0)
+def main(cfg: Config | None = None) -> dict:
+    seed = (cfg or Config()).seed
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(3, 5)).astype(np.float32)
     ref = torch.softmax(torch.from_numpy(x), dim=-1).numpy()
@@ -53,6 +64,4 @@ def main(cfg: argparse.Namespace | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seed", type=int, default=0, help="random seed for the example logits")
-    main(parser.parse_args())
+    run(main, Config, __doc__)

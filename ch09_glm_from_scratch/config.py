@@ -55,11 +55,9 @@ class ChatGLMConfig:
     @classmethod
     def chatglm3_6b(cls, **overrides) -> "ChatGLMConfig":
         """The sizes of the official ChatGLM3-6B (``rope_ratio=50, seq_length=32768`` gives the 32K model)."""
-        values = dict(num_layers=28, hidden_size=4096, ffn_hidden_size=13696, kv_channels=128,
-                      num_attention_heads=32, multi_query_group_num=2, padded_vocab_size=65024,
-                      layernorm_epsilon=1e-5, rope_ratio=1.0, add_qkv_bias=True, seq_length=8192)
-        values.update(overrides)
-        return cls(**values)
+        from common.checkpoint import CHATGLM3_6B_CONFIG
+
+        return cls.from_dict({**CHATGLM3_6B_CONFIG, "rope_ratio": 1.0, **overrides})
 
     @classmethod
     def from_dict(cls, d: dict) -> "ChatGLMConfig":

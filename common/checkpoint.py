@@ -28,6 +28,17 @@ class CheckpointError(ValueError):
 
 
 # ---------------------------------------------------------------------------------------------- config
+# The official ChatGLM3-6B config.json (THUDM/chatglm3-6b), the one place its shape is written down: benchmarks build
+# random checkpoints of this shape, ch09 compares its from-scratch model with it, ch10 counts LoRA parameters on it.
+CHATGLM3_6B_CONFIG = {
+    "model_type": "chatglm", "num_layers": 28, "hidden_size": 4096, "ffn_hidden_size": 13696, "kv_channels": 128,
+    "num_attention_heads": 32, "multi_query_attention": True, "multi_query_group_num": 2, "padded_vocab_size": 65024,
+    "seq_length": 8192, "layernorm_epsilon": 1e-5, "rmsnorm": True, "add_qkv_bias": True, "add_bias_linear": False,
+    "post_layer_norm": True, "apply_query_key_layer_scaling": True, "apply_residual_connection_post_layernorm": False,
+    "tie_word_embeddings": False, "eos_token_id": 2, "pad_token_id": 0, "torch_dtype": "bfloat16",
+}
+
+
 def read_config(model_dir: str | os.PathLike) -> dict:
     path = Path(model_dir) / "config.json"
     if not path.is_file():

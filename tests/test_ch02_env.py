@@ -1,7 +1,6 @@
 """Chapter 2 scripts, run through their main() on tiny models."""
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import sys
 
@@ -15,19 +14,19 @@ def load_script(rel: str):
     path = REPO_ROOT / rel
     spec = importlib.util.spec_from_file_location(path.stem + "_under_test", path)
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod   # dataclasses look their module up there
     spec.loader.exec_module(mod)
     return mod
 
 
-def ns(**kw):
-    base = dict(model=None, precision="fp32", device="cpu", max_new_tokens=8, temperature=0.0, top_p=0.8,
-                repetition_penalty=1.0, seed=0)
-    base.update(kw)
-    return argparse.Namespace(**base)
+def config(mod, **kw):
+    """The script's own Config with short, greedy generation."""
+    return mod.Config(**{"max_new_tokens": 8, "temperature": 0.0, "seed": 0, **kw})
 
 
 def test_check_env_prints_no_fail(capsys):
-    res = load_script("ch02_env/check_env.py").main(argparse.Namespace(min_disk_gb=1.0))
+    mod = load_script("ch02_env/check_env.py")
+    res = mod.main(mod.Config(min_disk_gb=1.0))
     out = capsys.readouterr().out
     # the demo model may still be missing while it is being rebuilt; everything else must be OK
     fails = [r for r in res["results"] if r[1] is False and r[0] != "built-in demo model"]
@@ -36,20 +35,22 @@ def test_check_env_prints_no_fail(capsys):
 
 
 def test_softmax_matches_torch():
-    res = load_script("ch02_env/softmax.py").main(argparse.Namespace(seed=1))
+    mod = load_script("ch02_env/softmax.py")
+    res = mod.main(mod.Config(seed=1))
     assert res["diffs"]["numpy stable"] < 1e-6 and res["diffs"]["torch by hand"] < 1e-6
     assert np.isnan(res["naive_large"]).any() and abs(res["stable_large"].sum() - 1) < 1e-6
 
 
 def test_hello_pytorch():
-    res = load_script("ch02_env/hello_pytorch.py").main(argparse.Namespace(size=64, repeat=1))
+    mod = load_script("ch02_env/hello_pytorch.py")
+    res = mod.main(mod.Config(size=64, repeat=1))
     assert res["cpu_s"] > 0
 
 
 @pytest.mark.parametrize("precision", ["fp32", "int8"])
 def test_hello_chatglm3(tiny_ckpt, precision, capsys):
-    res = load_script("ch02_env/hello_chatglm3.py").main(ns(model=str(tiny_ckpt), precision=precision,
-                                                             prompt="你好"))
+    mod = load_script("ch02_env/hello_chatglm3.py")
+    res = mod.main(config(mod, model=str(tiny_ckpt), precision=precision, prompt="你好"))
     assert isinstance(res["response"], str) and res["history"][0]["content"] == "你好"
     assert "ChatGLM3:" in capsys.readouterr().out
 
@@ -60,13 +61,14 @@ def test_offline_usage_lists_caches_and_answers(tiny_ckpt, monkeypatch, tmp_path
     snap.parent.mkdir(parents=True)
     snap.symlink_to(tiny_ckpt, target_is_directory=True)
     mod = load_script("ch02_env/offline_usage.py")
-    res = mod.main(ns(model="THUDM/chatglm3-6b", prompt="你好", list=False))
+    res = mod.main(config(mod, model="THUDM/chatglm3-6b", prompt="你好", list=False))
     assert res["folder"]["tokenizer"] and res["folder"]["shards"] == 1
     assert any(p == snap for _, p in res["cached"])
 
 
 def test_advanced_chat_runs_every_demo(tiny_ckpt):
-    res = load_script("ch02_env/advanced_chat.py").main(ns(model=str(tiny_ckpt), interactive=False))
+    mod = load_script("ch02_env/advanced_chat.py")
+    res = mod.main(config(mod, model=str(tiny_ckpt), interactive=False))
     assert len(res["history"]) == 5 and set(res["sampling"]) and len(res["tools"]) == 2
 
 
@@ -87,9 +89,18 @@ def test_tool_round_runs_the_tool_and_answers(tiny_model, tiny_tokenizer, monkey
 
 def test_bench_generate_small(tiny_ckpt, capsys):
     mod = load_script("ch02_env/bench_generate.py")
-    res = mod.main(argparse.Namespace(worker=False, model=str(tiny_ckpt), precisions=["fp32", "int8"], device="cpu",
-                                      prompt_len=8, new_tokens=2, full_size=False, layers=1, workdir=None,
-                                      keep=False))
+    res = mod.main(mod.Config(model=str(tiny_ckpt), precisions=["fp32", "int8"], prompt_len=8, new_tokens=2))
     assert [r["precision"] for r in res["rows"]] == ["fp32", "int8"]
     assert all("decode_ms" in r for r in res["rows"]), res["rows"]
     assert "decode ms/tok" in capsys.readouterr().out
+
+
+def test_check_env_lists_every_declared_requirement():
+    import importlib.metadata as md
+
+    from packaging.requirements import Requirement
+
+    mod = load_script("ch02_env/check_env.py")
+    listed = {name.lower() for name, _, _ in mod.declared_requirements()}
+    declared = {Requirement(r).name.lower() for r in md.requires(mod.DISTRIBUTION) or []} - {mod.DISTRIBUTION}
+    assert declared and declared <= listed, declared - listed

@@ -107,12 +107,9 @@ def test_save_official_and_convert_native_round_trip(tmp_path, tiny_ckpt, tiny_m
 
 
 def test_config_mapping_of_the_real_6b():
-    cfg = {"model_type": "chatglm", "num_layers": 28, "hidden_size": 4096, "ffn_hidden_size": 13696,
-           "kv_channels": 128, "num_attention_heads": 32, "multi_query_attention": True,
-           "multi_query_group_num": 2, "padded_vocab_size": 65024, "seq_length": 8192, "layernorm_epsilon": 1e-5,
-           "rmsnorm": True, "add_qkv_bias": True, "add_bias_linear": False, "post_layer_norm": True,
-           "apply_query_key_layer_scaling": True, "tie_word_embeddings": False, "eos_token_id": 2,
-           "pad_token_id": 0, "torch_dtype": "float16"}
+    from common.checkpoint import CHATGLM3_6B_CONFIG
+
+    cfg = {**CHATGLM3_6B_CONFIG, "torch_dtype": "float16"}
     g = glm_config_from_chatglm(cfg)
     assert (g.num_key_value_heads, g.head_dim, g.intermediate_size, g.vocab_size) == (2, 128, 13696, 65024)
     assert g.rope_parameters["partial_rotary_factor"] == 0.5 and g.rope_parameters["rope_theta"] == 10000.0
