@@ -262,11 +262,28 @@ def _text_statement(part: list[dict], by_label: dict[str, list[Field]], unit: in
         if len(years) >= 2:
             count = len(years)
             break
-    for r in part:
-        if r.get("type") != "text":
+    lines = [r for r in part if r.get("type") == "text" and r.get("inside", "").strip()]
+    pending_total: list[Field] = []
+    for k, r in enumerate(lines):
+        text = r.get("inside", "")
+        if not re.search(r"\d", text):
+            # 没有数字的一行：可能是被折行的标签前半截（「五、现金及现金等价物净(减少)/增」+「加额…」），
+            # 也可能是「一、营业收入」这样的小标题，它的金额是后面「小计」行
+            if re.match(r"^[一二三四五六七八九十]+、", text.strip()):
+                pending_total = by_label.get(_text_label(re.sub(r"\s+", "", text), by_label), [])
+            if k + 1 < len(lines):
+                nxt = parse_glued_line(text + lines[k + 1].get("inside", ""), count)
+                if nxt and _text_label(nxt[0][0], by_label) in by_label:
+                    lines[k + 1] = {**lines[k + 1], "inside": text + lines[k + 1].get("inside", "")}
             continue
-        for label, values in parse_glued_line(r.get("inside", ""), count):
-            for f in by_label.get(_text_label(label, by_label), []):
+        tail = re.search(r"[一二三四五六七八九十]+、[^\d()（）,\-－—]+$", re.sub(r"\s+", "", text))
+        for label, values in parse_glued_line(text, count):
+            name = _text_label(label, by_label)
+            if name == "小计" and pending_total:
+                fields, pending_total = pending_total, []
+            else:
+                fields = by_label.get(name, [])
+            for f in fields:
                 if f.name in res.fields:
                     continue
                 ps = f.name in PER_SHARE
@@ -276,6 +293,8 @@ def _text_statement(part: list[dict], by_label: dict[str, list[Field]], unit: in
                 if f.name in _DEDUCTIONS and values[0].startswith(("(", "（")):
                     cur, prev = -cur, (-prev if prev is not None else None)
                 res.put(f.name, _amount(cur, unit, ps), r["page"], "text", _amount(prev, unit, ps))
+        if tail:                                  # 行尾的小标题「一、营业收入」：金额在后面的「小计」行
+            pending_total = by_label.get(_text_label(tail.group(0), by_label), [])
 
 
 _HEADER_JUNK_RE = re.compile(r"^(?:年|月|日|度|合并|银行|公司|母公司|附注|资产|负债|项目|股东权益|所有者权益|注)+$")

@@ -44,7 +44,7 @@ def normalize_label(label: str) -> str:
     while prev != s:
         prev, s = s, _PAREN_RE.sub("", s)
     s = _NOTE_RE.sub("", s)
-    return s.rstrip(":：").replace("：", "").replace(":", "")
+    return s.rstrip(":：").replace("：", "").replace(":", "").replace("/", "")
 
 
 FIELDS: tuple[Field, ...] = (
@@ -151,8 +151,10 @@ FIELDS: tuple[Field, ...] = (
     _f("经营活动产生的现金流量净额", "cashflow"),
     _f("投资活动产生的现金流量净额", "cashflow"),
     _f("筹资活动产生的现金流量净额", "cashflow"),
-    _f("现金及现金等价物净增加额", "cashflow"),
-    _f("期末现金及现金等价物余额", "cashflow"),
+    _f("现金及现金等价物净增加额", "cashflow", "现金及现金等价物净增加额", "现金及现金等价物净减少额",
+       "现金及现金等价物净增加额"),
+    _f("期末现金及现金等价物余额", "cashflow", "期末现金及现金等价物余额", "现金及现金等价物年末余额",
+       "年末现金及现金等价物余额", "现金及现金等价物期末余额"),
 )
 
 FIELDS_BY_NAME = {f.name: f for f in FIELDS}

@@ -272,7 +272,7 @@ def split_glued_numbers(text: str, count: int) -> list[str] | None:
     solutions: list[list[str]] = []
 
     def walk(pos: int, acc: list[str]) -> None:
-        if len(solutions) > 1:
+        if len(solutions) > 8:
             return
         if pos == len(text):
             if len(acc) == count:
@@ -287,6 +287,12 @@ def split_glued_numbers(text: str, count: int) -> list[str] | None:
                 acc.pop()
 
     walk(0, [])
+    if len(solutions) > 1:       # 同一张表的数字小数位数相同：「0.720.62」只能是 0.72 | 0.62
+        def places(v: str) -> int:
+            return len(v.split(".")[1].rstrip(")）")) if "." in v else 0
+        decimals = [sol for sol in solutions if len({places(v) for v in sol if any(ch.isdigit() for ch in v)}) == 1]
+        uniform = [sol for sol in decimals if any("." in v for v in sol)]
+        solutions = uniform if uniform else solutions
     return solutions[0] if len(solutions) == 1 else None
 
 
@@ -296,6 +302,8 @@ def parse_glued_line(text: str, count: int) -> list[tuple[str, list[str]]]:
     split unambiguously into ``count`` numbers (a note reference such as 「八、12」 may run into the first number:
     every note length is tried and an ambiguous part is dropped)."""
     s = re.sub(r"\s+", "", text)
+    s = re.sub(r"(?<=[\u4e00-\u9fff])[—－-](?=[\u4e00-\u9fff])", "", s)   # 「现金及现金等价物—年末余额」
+    s = re.sub(r"[（(][\u4e00-\u9fff/、]+[)）]", "", s)                      # 「净(减少)/增加额」「(人民币元)」
     out = []
     for m in re.finditer(r"([^\d()（）,\-－—]+?)((?:[\d,.()（）\-－—]|不适用)+)", s):
         label, blob = m.group(1), m.group(2)
@@ -313,6 +321,8 @@ def parse_glued_line(text: str, count: int) -> list[tuple[str, list[str]]]:
                             candidates.append(parts)
         else:
             parts = split_glued_numbers(blob, count)
+            if parts is None and blob.endswith(("-", "－")):   # 最后一个「-」是下一行的项目符号（「-少数股东损益」）
+                parts = split_glued_numbers(blob[:-1], count)
             if parts:
                 candidates.append(parts)
         unique = sorted({tuple(c) for c in candidates})
