@@ -386,3 +386,14 @@ def backend_from_args(cfg: Any, quiet: bool = False) -> Backend:
                              repetition_penalty=gen["repetition_penalty"])
     model, tok = model_from_args(cfg, quiet=quiet)
     return LocalBackend(model, tok, **gen)
+
+
+def format_message(item: dict, width: int = 300) -> str:
+    """One ChatGLM3 history item as a line: ``<|role|> metadata | content`` (tools listed by name)."""
+    role = item.get("role", "?")
+    text = str(item.get("content", ""))
+    if len(text) > width:
+        text = text[:width] + f"…(+{len(text) - width} chars)"
+    meta = item.get("metadata") or ""
+    extra = f" tools={[t.get('name') for t in item['tools']]}" if "tools" in item else ""
+    return f"<|{role}|>{' ' + meta if meta else ''}{extra}\n    {text!r}"
