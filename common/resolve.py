@@ -88,18 +88,67 @@ def resolve_model_path(path: str | os.PathLike | None = None) -> Path:
     p = Path(value).expanduser()
     if p.is_dir():
         if not (p / "config.json").is_file():
-            raise ModelNotFoundError(f"{p} (from {source}) has no config.json: it is not a model folder.")
+            raise ModelNotFoundError(
+                f"{value} (from {source}) has no config.json, so it is not a model folder (an unfinished download?). "
+                f"To fix: point {source} at the folder holding config.json, tokenizer.model and the weights"
+                + (f"; finish the download with {download_hint(known, value)}" if (known := _known_id_for_folder(p))
+                   else ""))
         return p
-    if value.count("/") == 1 and not value.startswith((".", "/", "~")):
+    if _looks_like_hub_id(value):
+        known = canonical_repo_id(value)
         found = find_in_hf_cache(value) or find_in_modelscope_cache(value)
+        if not found and known and known != value:
+            found = find_in_hf_cache(known) or find_in_modelscope_cache(known)
         if found:
             return found
+        if known and known != value:
+            raise ModelNotFoundError(
+                f"{value!r} (from {source}) is not in the local Hugging Face or ModelScope cache; did you mean "
+                f"{known!r}? To fix: download it once with {download_hint(known)}, then pass --model "
+                f"models/{known.split('/')[1]}")
+        repo = known or value
         raise ModelNotFoundError(
             f"{value!r} (from {source}) is not in the local Hugging Face or ModelScope cache, and this code never "
-            f"downloads by itself. Download it once, e.g. `huggingface-cli download {value} --local-dir "
-            f"models/{value.split('/')[1]}` or `modelscope download --model ZhipuAI/{value.split('/')[1]}`, "
-            "then pass that folder with --model.")
-    raise ModelNotFoundError(f"model folder {value!r} (from {source}) does not exist.")
+            f"downloads by itself. To fix: download it once with {download_hint(repo)}, then pass --model "
+            f"models/{repo.split('/')[1]}")
+    known = _known_id_for_folder(p)
+    raise ModelNotFoundError(
+        f"model folder {value!r} (from {source}) does not exist. To fix: download the weights there first with "
+        f"{download_hint(known or 'THUDM/chatglm3-6b', value)}, or leave out {source} to use the built-in demo model")
+
+
+# ----------------------------------------------------------------------------------------- download hints
+# The official repositories (Hugging Face / ModelScope); ids are matched case-insensitively for the hint only.
+KNOWN_HF_IDS = ("THUDM/chatglm3-6b", "THUDM/chatglm3-6b-32k", "THUDM/chatglm3-6b-128k", "THUDM/chatglm3-6b-base")
+KNOWN_MODELSCOPE_IDS = tuple("ZhipuAI/" + i.split("/")[1] for i in KNOWN_HF_IDS)
+
+
+def _looks_like_hub_id(value: str) -> bool:
+    return value.count("/") == 1 and not value.startswith((".", "/", "~")) and all(value.split("/"))
+
+
+def canonical_repo_id(value: str) -> str | None:
+    """The official spelling of a ChatGLM3 hub id typed with other capitalisation (``THUDM/chatglm3-6B`` ->
+    ``THUDM/chatglm3-6b``); ``None`` when ``value`` is not one of them."""
+    for known in KNOWN_HF_IDS + KNOWN_MODELSCOPE_IDS:
+        if value.lower() == known.lower():
+            return known
+    return None
+
+
+def _known_id_for_folder(folder: Path) -> str | None:
+    """``THUDM/chatglm3-6b-32k`` for a folder named like ``chatglm3-6b-32k`` (any case), else ``None``."""
+    return canonical_repo_id("THUDM/" + folder.name) if folder.name else None
+
+
+def download_hint(repo_id: str, local_dir: str | None = None) -> str:
+    """The download commands for ``repo_id`` (Hugging Face's ``hf`` CLI and ModelScope's), one line."""
+    name = repo_id.split("/")[1]
+    local_dir = local_dir or f"models/{name}"
+    hf_id = repo_id if repo_id.startswith("THUDM/") or not canonical_repo_id(repo_id) else "THUDM/" + name
+    ms_id = "ZhipuAI/" + name if canonical_repo_id(repo_id) else repo_id
+    return (f"`hf download {hf_id} --local-dir {local_dir}` or "
+            f"`modelscope download --model {ms_id} --local_dir {local_dir}` (after pip install modelscope)")
 
 
 def is_demo_model(path: str | os.PathLike) -> bool:
