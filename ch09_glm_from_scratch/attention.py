@@ -163,7 +163,7 @@ def main(cfg: AttentionDemoConfig | None = None) -> dict:
 
 def _plot(weights, group_of_head, big):
     from common.paths import output_dir
-    from ch09_glm_from_scratch.plotting import pyplot, save
+    from common.plots import pyplot, save
 
     plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
@@ -187,6 +187,6 @@ def _plot(weights, group_of_head, big):
 
 
 if __name__ == "__main__":
-    from common.cli import parse
+    from common.cli import run
 
-    main(parse(AttentionDemoConfig, __doc__.splitlines()[0]))
+    run(main, AttentionDemoConfig, __doc__)

@@ -110,6 +110,6 @@ def main(cfg: BlockDemoConfig | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    from common.cli import parse
+    from common.cli import run
 
-    main(parse(BlockDemoConfig, __doc__.splitlines()[0]))
+    run(main, BlockDemoConfig, __doc__)

@@ -163,6 +163,6 @@ def main(cfg: CorpusDemoConfig | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    from common.cli import parse
+    from common.cli import run
 
-    main(parse(CorpusDemoConfig, __doc__.splitlines()[0]))
+    run(main, CorpusDemoConfig, __doc__)

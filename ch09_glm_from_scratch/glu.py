@@ -109,7 +109,7 @@ def main(cfg: GluDemoConfig | None = None) -> dict:
 
 def _plot():
     from common.paths import output_dir
-    from ch09_glm_from_scratch.plotting import pyplot, save
+    from common.plots import pyplot, save
 
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
@@ -134,6 +134,6 @@ def _plot():
 
 
 if __name__ == "__main__":
-    from common.cli import parse
+    from common.cli import run
 
-    main(parse(GluDemoConfig, __doc__.splitlines()[0]))
+    run(main, GluDemoConfig, __doc__)

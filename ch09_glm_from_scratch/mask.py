@@ -108,7 +108,7 @@ def main(cfg: MaskDemoConfig | None = None) -> dict:
 
 def _plot(chars, mask, prefix_mask, cfg):
     from common.paths import output_dir
-    from ch09_glm_from_scratch.plotting import pyplot, save
+    from common.plots import pyplot, save
 
     plt = pyplot()
     n = mask.shape[0]
@@ -140,6 +140,6 @@ def _plot(chars, mask, prefix_mask, cfg):
 
 
 if __name__ == "__main__":
-    from common.cli import parse
+    from common.cli import run
 
-    main(parse(MaskDemoConfig, __doc__.splitlines()[0]))
+    run(main, MaskDemoConfig, __doc__)

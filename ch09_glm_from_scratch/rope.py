@@ -147,7 +147,7 @@ def main(cfg: RopeDemoConfig | None = None) -> dict:
 
 def _plot(scores, rotary_dim, cfg):
     from common.paths import output_dir
-    from ch09_glm_from_scratch.plotting import pyplot, save
+    from common.plots import pyplot, save
 
     plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(16, 5))
@@ -191,6 +191,6 @@ def _plot(scores, rotary_dim, cfg):
 
 
 if __name__ == "__main__":
-    from common.cli import parse
+    from common.cli import run
 
-    main(parse(RopeDemoConfig, __doc__.splitlines()[0]))
+    run(main, RopeDemoConfig, __doc__)

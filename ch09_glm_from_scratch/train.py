@@ -47,9 +47,9 @@ import torch.nn.functional as F
 
 if __package__ in (None, ""):  # run as a script (`python chNN/x.py`): make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from ch09_glm_from_scratch.model import CHECKPOINT_NAME, default_out_dir, read_checkpoint
 from common.cli import arg
 
-CHECKPOINT_NAME = "checkpoint.pt"
 
 
 # ============================================================================================ data
@@ -169,11 +169,6 @@ def atomic_save(obj, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def read_checkpoint(path: str | Path) -> dict:
-    """A checkpoint written by the trainer (``weights_only``: no pickled code is ever executed)."""
-    return torch.load(path, map_location="cpu", weights_only=True)
-
-
 class Trainer:
     """Trains ``model`` on a token stream (or any batch source); see the module docstring for the API."""
 
@@ -186,7 +181,7 @@ class Trainer:
         self.loss_fn = loss_fn or causal_lm_loss
         self.extra_state = extra_state or {}
         self.callbacks = list(callbacks)
-        self.out_dir = Path(cfg.out_dir) if cfg.out_dir else _default_out_dir()
+        self.out_dir = Path(cfg.out_dir) if cfg.out_dir else default_out_dir()
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.checkpoint_path = self.out_dir / CHECKPOINT_NAME
         if isinstance(train_data, (torch.Tensor, list)):
@@ -224,7 +219,9 @@ class Trainer:
     def _autocast(self):
         if self.cfg.dtype == "fp32":
             return nullcontext()
-        dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[self.cfg.dtype]
+        from common.chatglm3 import FLOAT_DTYPES
+
+        dtype = FLOAT_DTYPES[self.cfg.dtype]
         return torch.autocast(self.device.type, dtype=dtype)
 
     # ------------------------------------------------------------------ checkpoints
@@ -340,26 +337,13 @@ class Trainer:
                 "checkpoint": str(self.checkpoint_path), "loss_curve": str(curve) if curve else None}
 
     def plot_loss_curve(self) -> Path:
-        from ch09_glm_from_scratch.plotting import pyplot, save
+        from common.plots import plot_curves
 
-        plt = pyplot()
-        fig, ax = plt.subplots(figsize=(8, 4.5))
-        steps, losses = zip(*self.history["train_loss"])
-        ax.plot(steps, losses, color="tab:blue", alpha=0.25, lw=0.8)
-        smooth, ema = [], losses[0]
-        for value in losses:  # 指数滑动平均，看清趋势
-            ema = 0.9 * ema + 0.1 * value
-            smooth.append(ema)
-        ax.plot(steps, smooth, color="tab:blue", label="train (EMA)")
-        if self.history["val_loss"]:
-            vs, vl = zip(*self.history["val_loss"])
-            ax.plot(vs, vl, "o-", color="tab:red", label="validation")
-        ax.set_xlabel("step")
-        ax.set_ylabel("cross-entropy (nats/token)")
-        ax.set_title("from-scratch GLM training loss 训练损失")
-        ax.grid(alpha=0.3)
-        ax.legend()
-        return save(fig, self.out_dir / "loss_curve.png")
+        val = list(zip(*self.history["val_loss"])) or [(), ()]
+        return plot_curves(self.out_dir / "loss_curve.png",
+                           {"from-scratch GLM training loss 训练损失": {"train": tuple(zip(*self.history["train_loss"])),
+                                                                    "validation": val}},
+                           xlabel="step", ylabel="cross-entropy (nats/token)", smooth=("train",))
 
 
 def train(model, train_data, val_data=None, cfg: TrainConfig | None = None, **kwargs) -> dict:
@@ -398,17 +382,6 @@ def _progress(cfg: TrainConfig, initial: int):
                 dynamic_ncols=True)
 
 
-def _default_out_dir() -> Path:
-    from common.paths import output_dir
-
-    return output_dir("ch09", "train")
-
-
-def default_checkpoint() -> Path:
-    """Where ``python train.py`` (default flags) writes its checkpoint."""
-    return _default_out_dir() / CHECKPOINT_NAME
-
-
 # ============================================================================================ the script
 @dataclass
 class TrainScriptConfig(TrainConfig):
@@ -445,21 +418,6 @@ def build_model(cfg: TrainScriptConfig, vocab_size: int):
     return ChatGLMForConditionalGeneration(conf)
 
 
-def load_trained(path: str | Path, device: str = "cpu"):
-    """(model, tokenizer) from a checkpoint written by this script (eval mode)."""
-    from ch09_glm_from_scratch.config import ChatGLMConfig
-    from ch09_glm_from_scratch.corpus import tokenizer_from_state
-    from ch09_glm_from_scratch.model import ChatGLMForConditionalGeneration
-
-    path = Path(path)
-    if not path.is_file():
-        raise SystemExit(f"no checkpoint at {path}: train one first with `python ch09_glm_from_scratch/train.py`")
-    state = read_checkpoint(path)
-    model = ChatGLMForConditionalGeneration(ChatGLMConfig(**state["extra"]["model_config"]))
-    model.load_state_dict(state["model"])
-    return model.to(device).eval(), tokenizer_from_state(state["extra"]["tokenizer"])
-
-
 def _load_entries(cfg: TrainScriptConfig) -> list[str]:
     from ch09_glm_from_scratch.corpus import CorpusMissing, read_corpus_file, read_fortunes
 
@@ -485,7 +443,7 @@ def main(cfg: TrainScriptConfig | None = None) -> dict:
         torch.set_num_threads(cfg.threads)
     entries = _load_entries(cfg)
     train_entries, val_entries = train_val_split(entries, cfg.val_fraction, seed=cfg.seed)
-    out_dir = Path(cfg.out_dir) if cfg.out_dir else _default_out_dir()
+    out_dir = Path(cfg.out_dir) if cfg.out_dir else default_out_dir()
     previous = out_dir / CHECKPOINT_NAME
     if cfg.resume and previous.is_file():  # 续训：沿用检查点里的分词器，保证 id 不变
         tokenizer = tokenizer_from_state(read_checkpoint(previous)["extra"]["tokenizer"])
@@ -523,6 +481,6 @@ def main(cfg: TrainScriptConfig | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    from common.cli import parse
+    from common.cli import run
 
-    main(parse(TrainScriptConfig, __doc__.splitlines()[0]))
+    run(main, TrainScriptConfig, __doc__)

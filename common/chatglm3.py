@@ -17,11 +17,11 @@ without ``eval`` (see ``common.toolcall``) and ``stream_chat`` also streams tool
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import queue
 import sys
 import threading
-import warnings
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -35,7 +35,8 @@ from .tokenizer import ChatGLM3Tokenizer, load_chatglm3_tokenizer
 from .toolcall import ToolCallError, parse_tool_call
 
 from .cli import DEVICES, PRECISIONS  # one definition (cli.py must not import torch for --help)
-_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+_log = logging.getLogger("chatglm3")
+FLOAT_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}  # --precision -> dtype
 
 
 # ============================================================================================== loading
@@ -80,7 +81,7 @@ def load_model(path: str | os.PathLike | None = None, precision: str = "fp32", d
         print("[note] fp16 on CPU is slow on most processors; bf16 or int8/int4 are the CPU choices.",
               file=sys.stderr)
     # 量化时先以 bf16 读入（CUDA 上 bitsandbytes 用 fp16）；边读边量化，避免整模型两份拷贝
-    dtype = _DTYPES.get(precision, torch.float16 if dev.type == "cuda" else torch.bfloat16)
+    dtype = FLOAT_DTYPES.get(precision, torch.float16 if dev.type == "cuda" else torch.bfloat16)
     load_device = torch.device("cpu") if (quantized or multi_gpu) else dev
     report: dict[str, Any] = {"path": str(model_dir), "precision": precision, "device": str(dev),
                               "quantized": [], "kept": []}
@@ -319,13 +320,19 @@ def process_response(output: str, history: list[dict] | None, partial: bool = Fa
     """Split the decoded output into assistant messages and return ``(content, new_history)``.
 
     Like the official ``process_response``: each ``<|assistant|>`` segment is ``metadata\\ncontent``; empty metadata is
-    a text reply; metadata with tools in ``history[0]`` is a tool call ``{"name", "parameters"}``; other metadata gives
-    ``{"name", "content"}``. Tool calls are *parsed*, never executed; a call that cannot be parsed comes back as
-    plain text (with a warning). ``partial=True`` (streaming) returns ``{"name", "content"}`` for an unfinished call.
+    a text reply; with tools in ``history[0]``, metadata naming one of *those* tools is a tool call
+    ``{"name", "parameters"}``; without tools, other metadata gives ``{"name", "content"}`` (e.g. ``interpreter``).
+    Tool calls are *parsed*, never executed. A call of an undeclared name (the demo model once wrote
+    ``，天气温℃， get_weather``) or with arguments that do not parse into a JSON object is not a call: it comes back
+    as plain text and is logged (``logging``, so thousands of bad calls leave nothing behind). ``partial=True``
+    (streaming) returns ``{"name", "content"}`` for an unfinished call of a declared tool.
     """
     content: str | dict = ""
     history = copy.deepcopy(history) if history else []
     has_tools = bool(history) and history[0].get("role") == "system" and "tools" in history[0]
+    declared = set()
+    if has_tools:
+        declared = {t.get("name") for t in history[0].get("tools") or [] if isinstance(t, dict)}
     for segment in output.split("<|assistant|>"):
         if "\n" in segment:
             metadata, text = segment.split("\n", maxsplit=1)
@@ -336,18 +343,26 @@ def process_response(output: str, history: list[dict] | None, partial: bool = Fa
             history.append({"role": "assistant", "metadata": metadata, "content": text})
             content = text.replace("[[训练时间]]", "2023年")
             continue
-        history.append({"role": "assistant", "metadata": metadata, "content": text})
         name = metadata.strip()
         if not has_tools:
+            history.append({"role": "assistant", "metadata": metadata, "content": text})
             content = {"name": name, "content": text}
             continue
-        try:
-            content = {"name": name, "parameters": parse_tool_call(text)}
-        except ToolCallError as exc:
-            if partial:
-                content = {"name": name, "content": text}
-            else:
-                warnings.warn(f"model wrote an invalid call of tool {name!r} ({exc}); returned as text",
-                              stacklevel=2)
-                content = text.strip()
+        if name not in declared:
+            reason = "is not one of the declared tools"
+        else:
+            try:
+                content = {"name": name, "parameters": parse_tool_call(text)}
+                history.append({"role": "assistant", "metadata": metadata, "content": text})
+                continue
+            except ToolCallError as exc:
+                if partial:
+                    history.append({"role": "assistant", "metadata": metadata, "content": text})
+                    content = {"name": name, "content": text}
+                    continue
+                reason = f"has invalid arguments ({exc})"
+        content = segment.strip()
+        if not partial:
+            _log.warning("the model wrote a call of %r that %s; returned as text", name[:60], reason)
+        history.append({"role": "assistant", "metadata": "", "content": content})
     return content, history

@@ -170,23 +170,12 @@ def predict(model: nn.Module, meta: dict, image) -> dict[str, float]:
 
 
 def save_curves(history: list[dict], path: str | Path) -> Path:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Loss and accuracy per epoch, train vs val, side by side."""
+    from common.plots import plot_curves
 
     epochs = [h["epoch"] for h in history]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.2))
-    for key, ax in (("loss", ax1), ("acc", ax2)):
-        ax.plot(epochs, [h[f"train_{key}"] for h in history], "o-", label="train")
-        ax.plot(epochs, [h[f"val_{key}"] for h in history], "s-", label="val")
-        ax.set_xlabel("epoch")
-        ax.set_title(key)
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
+    return plot_curves(path, {key: {split: (epochs, [h[f"{split}_{key}"] for h in history]) for split in ("train", "val")}
+                              for key in ("loss", "acc")}, xlabel="epoch")
 
 
 def iter_training(cfg: TrainConfig) -> Iterator[dict]:
