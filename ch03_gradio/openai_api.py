@@ -18,44 +18,65 @@ Defaults as the official ``openai_api_demo``: temperature 0.8, top_p 0.8, max_to
 of the context). Unlike it: requests are batched (continuous batching, see ``server/engine.py``), tools work (also
 while streaming), tool calls are parsed without ``eval``, it listens on 127.0.0.1 only, with optional API key,
 body-size and max_tokens limits, OpenAI-style 4xx errors, and no CORS unless you name the allowed origins.
+
+Hardened against hostile clients (fuzzed: ``python tests/fuzz/run_fuzz.py``): every malformed request is a 4xx,
+per-request limits (messages, n, stop strings, tools, embedding inputs/tokens, body size), slow or idle
+connections are cut off (--header-timeout, --body-timeout, --keep-alive-timeout, --max-connections), and with
+--api-key the /docs pages need the key too unless --public-docs.
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import logging
 import os
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 if __package__ in (None, ""):  # `python ch03_gradio/openai_api.py` as well as `python -m ch03_gradio.openai_api`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from common.cli import ModelArgs, UserError, arg, run  # noqa: E402
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 
 @dataclass
-class Config:
-    model: str | None = None
-    precision: str = "fp32"
-    device: str = "cpu"
-    threads: int = 0                     # torch CPU threads (0 = PyTorch default)
-    host: str = "127.0.0.1"
-    port: int = 8000
-    api_key: str | None = None
-    served_model_name: str | None = None
-    embedding_model: str | None = None
-    max_batch_size: int = 16
-    max_waiting: int = 256
-    max_body_mb: float = 4.0
-    max_tokens_limit: int = 32768
-    default_max_tokens: int = 1024
-    cors_origin: list[str] = field(default_factory=list)
-    log_level: str = "info"
+class Config(ModelArgs):
+    host: str = arg("127.0.0.1", "interface to bind; 0.0.0.0 exposes the API to your network (then set --api-key)",
+                    group="server")
+    port: int = arg(8000, "TCP port (0 = any free port)", group="server")
+    api_key: str | None = arg(None, "require 'Authorization: Bearer KEY' from clients on /v1/* and / "
+                                    "(default: $CHATGLM3_API_KEY, else no key)", group="server")
+    public_docs: bool | None = arg(None, "serve /docs, /redoc, /openapi.json without the key (default: open only "
+                                         "when no key is set)", group="server")
+    served_model_name: str | None = arg(None, "model id reported by /v1/models and in responses (default: the "
+                                              "model folder name)", group="server")
+    embedding_model: str | None = arg(None, "local sentence-transformers folder for /v1/embeddings (e.g. bge-m3); "
+                                            "default: mean-pooled ChatGLM3 hidden states", group="server")
+    cors_origin: list[str] = arg([], "enable CORS for these browser origins; off by default", group="server")
+    log_level: str = arg("info", "uvicorn log level", choices=LOG_LEVELS, group="server")
+    max_batch_size: int = arg(16, "requests generated together in one batch (continuous batching)", group="limits")
+    max_waiting: int = arg(256, "requests allowed to wait for a slot; more get 429", group="limits")
+    max_body_mb: float = arg(4.0, "largest request body accepted (413)", group="limits")
+    max_tokens_limit: int = arg(32768, "a larger max_tokens is refused (400); smaller values are clamped to the "
+                                       "free context", group="limits")
+    default_max_tokens: int = arg(1024, "max_tokens when the request gives none", group="limits")
+    max_messages: int = arg(512, "messages per chat request (and history items of POST /)", group="limits")
+    max_n: int = arg(4, "choices (n) per chat request; each takes a batch slot", group="limits")
+    max_embedding_inputs: int = arg(2048, "inputs per /v1/embeddings request", group="limits")
+    max_embedding_tokens: int = arg(65536, "tokens per /v1/embeddings request, all inputs together", group="limits")
+    header_timeout: float = arg(10.0, "seconds a connection may take to send a complete request head",
+                                group="limits")
+    body_timeout: float = arg(20.0, "seconds a request may take to send its whole body (else 408, closed)",
+                              group="limits")
+    keep_alive_timeout: int = arg(5, "an idle kept-alive connection is closed after this many seconds",
+                                  group="limits")
+    max_connections: int = arg(128, "connections/requests at once; more get 503 (put a reverse proxy in front "
+                                    "of an exposed server)", group="limits")
 
 
 @dataclass
@@ -74,6 +95,17 @@ class ServerHandle:
         self.engine.stop()
 
 
+def check_config(cfg: Config) -> None:
+    """Expected mistakes in the flags, as one line each."""
+    for name in ("max_batch_size", "max_waiting", "max_tokens_limit", "default_max_tokens", "max_messages", "max_n",
+                 "max_embedding_inputs", "max_embedding_tokens", "keep_alive_timeout", "max_connections"):
+        if getattr(cfg, name) < 1:
+            raise UserError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(cfg, name)}")
+    for name in ("max_body_mb", "header_timeout", "body_timeout"):
+        if not getattr(cfg, name) > 0:
+            raise UserError(f"--{name.replace('_', '-')} must be positive, got {getattr(cfg, name)}")
+
+
 def build(cfg: Config, model=None, tokenizer=None):
     """(app, engine) for ``cfg``; pass ``model``/``tokenizer`` to reuse loaded ones."""
     from common.chatglm3 import load_model_and_tokenizer
@@ -84,6 +116,7 @@ def build(cfg: Config, model=None, tokenizer=None):
     from ch03_gradio.server.embeddings import ChatGLM3Embedder, SentenceTransformerEmbedder
     from ch03_gradio.server.engine import BatchEngine
 
+    check_config(cfg)
     if model is None or tokenizer is None:
         apply_threads(cfg)
         model, tokenizer = load_model_and_tokenizer(cfg.model, cfg.precision, cfg.device)
@@ -96,7 +129,10 @@ def build(cfg: Config, model=None, tokenizer=None):
     api_key = cfg.api_key or os.environ.get("CHATGLM3_API_KEY") or None
     settings = ServerSettings(model_name=name, api_key=api_key, max_body_bytes=int(cfg.max_body_mb * 1024 * 1024),
                               max_tokens_limit=cfg.max_tokens_limit, default_max_tokens=cfg.default_max_tokens,
-                              cors_origins=list(cfg.cors_origin), embedder=embedder)
+                              cors_origins=list(cfg.cors_origin), embedder=embedder, public_docs=cfg.public_docs,
+                              body_timeout=cfg.body_timeout, max_messages=cfg.max_messages, max_n=cfg.max_n,
+                              max_embedding_inputs=cfg.max_embedding_inputs,
+                              max_embedding_tokens=cfg.max_embedding_tokens)
     if cfg.host not in LOOPBACK and not api_key:
         print(f"[warn] listening on {cfg.host} without --api-key: anyone who reaches this port can use the model",
               file=sys.stderr)
@@ -105,8 +141,11 @@ def build(cfg: Config, model=None, tokenizer=None):
 
 def _uvicorn_server(app, cfg: Config):
     import uvicorn
-    return uvicorn.Server(uvicorn.Config(app, host=cfg.host, port=cfg.port, log_level=cfg.log_level,
-                                         timeout_graceful_shutdown=2))
+
+    from ch03_gradio.server.connections import uvicorn_config
+    return uvicorn.Server(uvicorn_config(app, cfg.host, cfg.port, cfg.log_level, header_timeout=cfg.header_timeout,
+                                         keep_alive_timeout=cfg.keep_alive_timeout,
+                                         max_connections=cfg.max_connections))
 
 
 def start_in_thread(cfg: Config, model=None, tokenizer=None, timeout: float = 30.0) -> ServerHandle:
@@ -156,33 +195,4 @@ def main(cfg: Config) -> dict:
 
 
 if __name__ == "__main__":
-    from common.cli import add_model_args
-
-    d = Config()
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    add_model_args(parser)
-    g = parser.add_argument_group("server")
-    g.add_argument("--host", default=d.host, help="interface to bind; 0.0.0.0 exposes the API to your network "
-                                                  "(then set --api-key)")
-    g.add_argument("--port", type=int, default=d.port, help="TCP port")
-    g.add_argument("--api-key", default=d.api_key,
-                   help="require 'Authorization: Bearer KEY' on /v1/* and / (default: $CHATGLM3_API_KEY, else off)")
-    g.add_argument("--served-model-name", default=d.served_model_name,
-                   help="model id reported by /v1/models and in responses (default: the model folder name)")
-    g.add_argument("--embedding-model", default=d.embedding_model,
-                   help="local sentence-transformers folder for /v1/embeddings (e.g. bge-m3); default: "
-                        "mean-pooled ChatGLM3 hidden states")
-    g.add_argument("--max-batch-size", type=int, default=d.max_batch_size,
-                   help="requests generated together in one batch (continuous batching)")
-    g.add_argument("--max-waiting", type=int, default=d.max_waiting,
-                   help="requests allowed to wait for a slot; more get 429")
-    g.add_argument("--max-body-mb", type=float, default=d.max_body_mb, help="largest request body accepted (413)")
-    g.add_argument("--max-tokens-limit", type=int, default=d.max_tokens_limit,
-                   help="a larger max_tokens is refused (400); smaller values are clamped to the free context")
-    g.add_argument("--default-max-tokens", type=int, default=d.default_max_tokens,
-                   help="max_tokens when the request gives none")
-    g.add_argument("--cors-origin", action="append", default=[], metavar="URL",
-                   help="enable CORS for this browser origin (repeat for several); off by default")
-    g.add_argument("--log-level", default=d.log_level, choices=["critical", "error", "warning", "info", "debug"],
-                   help="uvicorn log level")
-    main(Config(**vars(parser.parse_args())))
+    run(main, Config, __doc__)

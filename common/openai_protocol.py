@@ -25,8 +25,15 @@ ChatGLM3 -> OpenAI (:func:`parse_output`, :class:`StreamParser`): the decoded as
 ``<|assistant|>`` like ``common.chatglm3.process_response``; each segment is ``metadata\\ncontent``. Empty metadata is
 text; metadata naming a declared tool is a tool call whose ``tool_call(...)`` is parsed by ``common.toolcall`` (never
 executed) into JSON ``arguments``; any other metadata (e.g. ``interpreter``) stays visible as text. A call whose
-arguments cannot be parsed gets ``arguments = "{}"`` and ``ToolCallOut.error`` says why (the server logs it) — the name
-has already been streamed by then, so the stream and non-stream answers stay identical.
+call is only a call when its name is among the request's tools *and* its arguments parse into an object that can be
+written as strict JSON (``common.toolcall.check_json_value``); anything else — an undeclared name such as
+``，天气温℃， get_weather``, unparsable or non-JSON arguments — is returned as text and the reason is collected in
+``problems`` (the server logs it). While streaming, a call is held back until it is complete, so the stream and the
+non-stream answer stay identical.
+
+Requests are read with :func:`loads_strict` (no NaN/Infinity, no lone surrogates, bounded depth and number length),
+and tool-call ``arguments`` sent back by the client are checked the same way, so a hostile request is a 400
+(:class:`ProtocolError`), never a crash deeper in.
 """
 from __future__ import annotations
 
@@ -36,7 +43,8 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from common.prompts import TOOL_SYSTEM_PROMPT
-from common.toolcall import ToolCallError, arguments_json, fenced_tool_call, parse_tool_call
+from common.toolcall import MAX_CALL_CHARS, MAX_DEPTH, ToolCallError, arguments_json, check_json_value, \
+    fenced_tool_call, parse_tool_call
 
 ASSISTANT_TOKEN = "<|assistant|>"
 OPENAI_ROLES = ("system", "developer", "user", "assistant", "tool", "function")
@@ -96,15 +104,83 @@ def tools_to_chatglm(tools: Iterable[dict] | None) -> list[dict]:
     return out
 
 
-def _arguments_dict(arguments: Any, param: str) -> dict:
-    if isinstance(arguments, dict):
-        return arguments
+MAX_JSON_DEPTH = 64
+MAX_NUMBER_CHARS = 400
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _parse_int(text: str) -> int:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise ValueError(f"a number with {len(text)} digits")
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise ValueError(f"a number with {len(text)} characters")
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text} overflows a double")
+    return value
+
+
+def check_strict(value: Any, max_depth: int = MAX_JSON_DEPTH) -> None:
+    """Raise ``ValueError`` when a parsed JSON value nests deeper than ``max_depth`` or holds a string (or key) that
+    is not valid Unicode (a lone surrogate such as ``"\\ud800"``, which JSON escapes allow). Iterative: no recursion."""
+    stack = [(value, 0)]
+    while stack:
+        v, depth = stack.pop()
+        if isinstance(v, str):
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("a string holds a lone surrogate (invalid Unicode)") from None
+        elif isinstance(v, (list, dict)):
+            if depth >= max_depth:
+                raise ValueError(f"JSON nested deeper than {max_depth} levels")
+            if isinstance(v, dict):
+                stack.extend((k, depth + 1) for k in v)
+                stack.extend((x, depth + 1) for x in v.values())
+            else:
+                stack.extend((x, depth + 1) for x in v)
+
+
+def loads_strict(text: str | bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """``json.loads`` for untrusted input: NaN/Infinity, numbers longer than ``MAX_NUMBER_CHARS``, lone surrogates
+    and nesting deeper than ``max_depth`` are a ``ValueError`` (so is invalid JSON) — never a crash later."""
     try:
-        value = json.loads(arguments) if isinstance(arguments, str) and arguments.strip() else {}
-    except json.JSONDecodeError:
-        raise ProtocolError("tool call arguments must be a JSON object string", param) from None
+        value = json.loads(text, parse_constant=_no_constant, parse_int=_parse_int, parse_float=_parse_float)
+    except RecursionError:
+        raise ValueError(f"JSON nested deeper than {max_depth} levels") from None
+    except UnicodeDecodeError:
+        raise ValueError("the body is not UTF-8 text") from None
+    check_strict(value, max_depth)
+    return value
+
+
+def _arguments_dict(arguments: Any, param: str) -> dict:
+    if isinstance(arguments, str) and len(arguments) > MAX_CALL_CHARS:
+        raise ProtocolError(f"tool call arguments longer than {MAX_CALL_CHARS} characters", param)
+    if isinstance(arguments, dict):
+        value = arguments
+    elif arguments is None or (isinstance(arguments, str) and not arguments.strip()):
+        value = {}
+    elif isinstance(arguments, str):
+        try:
+            value = loads_strict(arguments, MAX_DEPTH + 1)
+        except ValueError as exc:
+            raise ProtocolError(f"tool call arguments must be a JSON object string ({exc})", param) from None
+    else:
+        raise ProtocolError("tool call arguments must be a JSON object string", param)
     if not isinstance(value, dict):
         raise ProtocolError("tool call arguments must be a JSON object", param)
+    try:
+        check_json_value(value)
+    except ToolCallError as exc:
+        raise ProtocolError(f"tool call arguments cannot be sent to ChatGLM3: {exc}", param) from None
     return value
 
 
@@ -150,7 +226,7 @@ def messages_to_history(messages: list[dict], tools: list[dict] | None = None) -
                 args = _arguments_dict(fn.get("arguments"), f"{p}.tool_calls.{j}.function.arguments")
                 try:
                     content = fenced_tool_call(args)
-                except (TypeError, ValueError) as exc:
+                except (TypeError, ValueError, RecursionError) as exc:
                     raise ProtocolError(f"tool call arguments cannot be written as a ChatGLM3 call: {exc}",
                                         f"{p}.tool_calls.{j}.function.arguments") from None
                 history.append({"role": "assistant", "metadata": name, "content": content})
@@ -217,7 +293,7 @@ class ToolCallOut:
 
     name: str
     arguments: str | None = None   # None while the call is still being written
-    error: str | None = None       # why the call text could not be parsed (then arguments == "{}")
+    error: str | None = None       # kept for callers that log it; a call that cannot be parsed is text now
 
 
 def _segment(seg: str) -> tuple[str | None, str]:
@@ -228,12 +304,15 @@ def _segment(seg: str) -> tuple[str | None, str]:
     return meta, body
 
 
-def render(text: str, tool_names: Iterable[str] = (), final: bool = True) -> tuple[str, list[ToolCallOut]]:
+def render(text: str, tool_names: Iterable[str] = (), final: bool = True,
+           problems: list[str] | None = None) -> tuple[str, list[ToolCallOut]]:
     """``(content, tool_calls)`` of ChatGLM3 output ``text``.
 
+    A segment is a tool call only when its metadata names one of ``tool_names`` and its ``tool_call(...)`` parses
+    into strict-JSON arguments; otherwise it is text, and the reason is appended to ``problems`` (if given).
     ``final=False`` renders an unfinished stream conservatively: what it returns is always a prefix of what the
-    finished text will give (trailing whitespace and a first line that may still become a tool name are held back,
-    and a call's arguments appear only once the call is complete)."""
+    finished text will give (trailing whitespace, a first line that may still become a tool name and an unfinished
+    call are held back; a call appears, name and arguments together, once it is complete)."""
     names = set(tool_names)
     if not final:  # the role token may be half-way written as text: wait for the rest
         for k in range(len(ASSISTANT_TOKEN) - 1, 0, -1):
@@ -254,24 +333,30 @@ def render(text: str, tool_names: Iterable[str] = (), final: bool = True) -> tup
         elif not meta.strip():
             visible = body.strip()
         elif meta.strip() in names:
-            call = ToolCallOut(meta.strip())
-            if done:
-                try:
-                    call.arguments = arguments_json(parse_tool_call(body))
-                except ToolCallError as exc:
-                    call.arguments, call.error = "{}", str(exc)
-            calls.append(call)
-            continue
-        else:  # metadata that is not a declared tool (e.g. "interpreter"): keep it visible
+            if not done:          # the call is still being written: show nothing yet
+                continue
+            try:
+                arguments = arguments_json(parse_tool_call(body))
+            except (ToolCallError, ValueError) as exc:
+                if problems is not None:
+                    problems.append(f"{meta.strip()}: {exc}; returned as text")
+                visible = seg.strip()
+            else:
+                calls.append(ToolCallOut(meta.strip(), arguments))
+                continue
+        else:  # metadata that is not a declared tool (e.g. "interpreter" or garbage): keep it visible as text
+            if names and problems is not None and done:
+                problems.append(f"{meta.strip()[:60]!r} is not a declared tool; returned as text")
             visible = seg.strip()
         if visible:
             parts.append(visible)
     return "\n".join(parts), calls
 
 
-def parse_output(text: str, tool_names: Iterable[str] = ()) -> tuple[str, list[ToolCallOut]]:
+def parse_output(text: str, tool_names: Iterable[str] = (),
+                 problems: list[str] | None = None) -> tuple[str, list[ToolCallOut]]:
     """Final ``(content, tool_calls)`` of a finished generation (see :func:`render`)."""
-    return render(text, tool_names, final=True)
+    return render(text, tool_names, final=True, problems=problems)
 
 
 class StreamParser:
@@ -280,10 +365,11 @@ class StreamParser:
     ``feed(text, final)`` returns a list of events, each one of::
 
         ("content", delta_text)
-        ("tool_call", index, name)          # the name is known: a call begins
-        ("arguments", index, json_string)   # the call is complete
+        ("tool_call", index, name)          # a call is complete and valid: its name ...
+        ("arguments", index, json_string)   # ... and right after it its arguments
 
-    The concatenated content deltas equal :func:`parse_output`'s content exactly."""
+    The concatenated content deltas equal :func:`parse_output`'s content exactly; ``errors`` collects why a
+    would-be call was returned as text (for the log)."""
 
     def __init__(self, tool_names: Iterable[str] = ()):
         self.tool_names = tuple(tool_names)
@@ -292,7 +378,10 @@ class StreamParser:
         self.errors: list[str] = []
 
     def feed(self, text: str, final: bool = False) -> list[tuple]:
-        content, calls = render(text, self.tool_names, final=final)
+        problems: list[str] = []
+        content, calls = render(text, self.tool_names, final=final, problems=problems)
+        if final:
+            self.errors.extend(problems)
         events: list[tuple] = []
         if content.startswith(self.sent_content):
             if len(content) > len(self.sent_content):
@@ -300,11 +389,7 @@ class StreamParser:
                 self.sent_content = content
         for i, call in enumerate(calls):
             if i >= len(self.sent_calls):
-                self.sent_calls.append(ToolCallOut(call.name))
+                self.sent_calls.append(ToolCallOut(call.name, call.arguments))
                 events.append(("tool_call", i, call.name))
-            if call.arguments is not None and self.sent_calls[i].arguments is None:
-                self.sent_calls[i].arguments = call.arguments
                 events.append(("arguments", i, call.arguments))
-                if call.error:
-                    self.errors.append(f"{call.name}: {call.error}")
         return events

@@ -116,8 +116,10 @@ def test_parse_output_text_tool_calls_and_hostile_calls(tmp_path):
         ("get_weather\n```python\ntool_call(city_name='x')\n```", [])                        # no tools: text
     marker = tmp_path / "pwned"
     evil = f"get_weather\n```python\ntool_call(city_name=__import__('os').system('touch {marker}'))\n```"
-    content, calls = parse_output(evil, names)
-    assert calls[0].arguments == "{}" and calls[0].error and not marker.exists()   # parsed, never executed
+    problems = []
+    content, calls = parse_output(evil, names, problems)
+    assert calls == [] and content == evil.strip() and not marker.exists()   # parsed, never executed: text
+    assert problems and "returned as text" in problems[0]
 
 
 @pytest.mark.parametrize("text", [
@@ -221,9 +223,14 @@ def test_legacy_functions_and_tool_choice(client):
                                        functions=functions, temperature=0, max_tokens=60)
     assert r.choices[0].finish_reason == "function_call"
     assert r.choices[0].message.function_call.name == "get_weather"
-    # a named tool is forced even where the model would greet; 'none' hides the tools
+    # a named tool is forced: the assistant turn starts with its name, the model writes the arguments
+    r = chat(client, "北京天气怎么样？", tools=DEMO_TOOLS,
+             tool_choice={"type": "function", "function": {"name": "get_weather"}})
+    assert r.choices[0].finish_reason == "tool_calls"
+    assert json.loads(r.choices[0].message.tool_calls[0].function.arguments) == {"city_name": "北京"}
+    # ... but arguments the model cannot write as a JSON object are no call: the reply is text (and logged)
     r = chat(client, "你好", tools=DEMO_TOOLS, tool_choice={"type": "function", "function": {"name": "track"}})
-    assert r.choices[0].finish_reason == "tool_calls" and r.choices[0].message.tool_calls[0].function.name == "track"
+    assert not r.choices[0].message.tool_calls and r.choices[0].message.content.startswith("track\n")
     r = chat(client, "北京天气怎么样？", tools=DEMO_TOOLS, tool_choice="required")
     assert r.choices[0].message.tool_calls[0].function.name == "get_weather"
     r = chat(client, "北京天气怎么样？", tools=DEMO_TOOLS, tool_choice="none")

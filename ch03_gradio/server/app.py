@@ -4,6 +4,16 @@
 in the engine's thread, request handlers never touch it. Errors always come back in OpenAI's shape::
 
     {"error": {"message": "...", "type": "invalid_request_error", "param": "messages.0.role", "code": null}}
+
+Hardening (every check happens before any model work, and a bad request is a 4xx, never a 5xx):
+
+* :class:`GuardMiddleware` — API key; the whole body read under a deadline (``body_timeout``: a slow, stalled or
+  short body gets 408 and the connection is closed) and a size limit (413); JSON bodies parsed strictly first
+  (``common.openai_protocol.loads_strict``: NaN/Infinity, lone surrogates, 5,000-digit numbers, deep nesting -> 400);
+  ``/docs``, ``/redoc``, ``/openapi.json`` need the key too unless ``public_docs``.
+* per-request limits from :class:`ServerSettings` (messages, ``n``, tools, stop strings, embedding inputs and
+  tokens, ``max_tokens``), sampling values clamped to what the sampler handles (temperature < 1e-5 is greedy).
+* tokenizing runs in a worker thread, so a 4 MB prompt never blocks the event loop (``/health`` stays fast).
 """
 from __future__ import annotations
 
@@ -21,14 +31,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from common.openai_protocol import ProtocolError, StreamParser, messages_to_history, parse_output, prompt_ids, \
-    tools_to_chatglm
+from common.openai_protocol import ProtocolError, StreamParser, loads_strict, messages_to_history, parse_output, \
+    prompt_ids, tools_to_chatglm
 from .embeddings import encode_vector, truncate_dimensions
 from .engine import BatchEngine, EngineFull, SamplingParams, Sequence
 from .schemas import DEFAULT_MAX_TOKENS, DEFAULT_TEMPERATURE, DEFAULT_TOP_P, ChatCompletionRequest, \
     EmbeddingRequest, LegacyChatRequest
 
 log = logging.getLogger("chatglm3.server")
+MIN_TEMPERATURE = 1e-5          # as vLLM: a smaller temperature is greedy decoding (1e-40 would overflow the softmax)
+MIN_REPETITION_PENALTY = 1e-2   # 1e-300 would turn logits into inf
 
 
 class ApiError(Exception):
@@ -59,13 +71,25 @@ class ServerSettings:
     default_max_tokens: int = DEFAULT_MAX_TOKENS
     cors_origins: list[str] = field(default_factory=list)
     embedder: Any = None
+    public_docs: bool | None = None        # /docs, /redoc, /openapi.json without the key (default: only when no key)
+    body_timeout: float = 20.0             # seconds to receive the whole body, else 408 and the connection closes
+    max_messages: int = 512                # messages per chat request
+    max_n: int = 4                         # choices per chat request (each takes a batch slot)
+    max_embedding_inputs: int = 2048       # inputs per embeddings request (OpenAI's limit)
+    max_embedding_tokens: int = 65536      # tokens per embeddings request, all inputs together
+
+    @property
+    def docs_open(self) -> bool:
+        return (not self.api_key) if self.public_docs is None else bool(self.public_docs)
 
 
 # ============================================================================================== ASGI guard
-class GuardMiddleware:
-    """API key check and request-body size limit, before any JSON parsing happens."""
+JSON_ROUTES = ("/v1/chat/completions", "/v1/embeddings", "/")
+DOC_PATHS = ("/docs", "/openapi.json", "/redoc", "/docs/oauth2-redirect")
 
-    OPEN_PATHS = ("/health", "/docs", "/openapi.json", "/redoc")
+
+class GuardMiddleware:
+    """API key check, body deadline and size limit, strict JSON — before FastAPI parses anything."""
 
     def __init__(self, app, settings: ServerSettings):
         self.app, self.settings = app, settings
@@ -77,42 +101,76 @@ class GuardMiddleware:
                                 (b"content-length", str(len(data)).encode())] + (headers or [])})
         await send({"type": "http.response.body", "body": data})
 
+    async def _read_body(self, receive, limit: int) -> bytes | str:
+        """The whole body, or "disconnect" / "too_large" / "timeout"."""
+        chunks, size = [], 0
+        deadline = time.monotonic() + self.settings.body_timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return "timeout"
+            try:
+                message = await asyncio.wait_for(receive(), left)
+            except asyncio.TimeoutError:
+                return "timeout"
+            if message["type"] == "http.disconnect":
+                return "disconnect"
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > limit:
+                return "too_large"
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         key = self.settings.api_key
-        if key and scope["method"] != "OPTIONS" and scope["path"] not in self.OPEN_PATHS:
+        path = scope["path"]
+        open_path = path == "/health" or (path in DOC_PATHS and self.settings.docs_open)
+        if key and scope["method"] != "OPTIONS" and not open_path:
             auth = headers.get("authorization", "")
             token = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
-            if not hmac.compare_digest(token.encode(), key.encode()):
+            if not hmac.compare_digest(token.encode("utf-8", "replace"), key.encode()):
                 msg = ("Incorrect API key provided." if token else
                        "You didn't provide an API key: send the header 'Authorization: Bearer YOUR_KEY'.")
                 return await self._reply(send, 401, error_body(msg, "invalid_request_error", None, "invalid_api_key"),
                                          [(b"www-authenticate", b"Bearer")])
-        if scope["method"] not in ("POST", "PUT", "PATCH"):
+        if not self.settings.docs_open and path in DOC_PATHS and not key:
+            return await self._reply(send, 404, error_body("Not Found"))
+        has_body = "transfer-encoding" in headers or headers.get("content-length", "0").strip() not in ("", "0")
+        if scope["method"] not in ("POST", "PUT", "PATCH") and not has_body:
             return await self.app(scope, receive, send)
         limit = self.settings.max_body_bytes
         too_large = error_body(f"request body larger than {limit} bytes", "invalid_request_error", None,
                                "request_too_large")
+        close = [(b"connection", b"close")]
         try:
-            if int(headers.get("content-length", "0")) > limit:
-                return await self._reply(send, 413, too_large)
+            if int(headers.get("content-length", "0") or "0") > limit:
+                return await self._reply(send, 413, too_large, close)
         except ValueError:
-            return await self._reply(send, 400, error_body("invalid Content-Length header"))
-        # read the whole body here (also chunked uploads without a length), then replay it to the app
-        chunks, size = [], 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            if size > limit:
-                return await self._reply(send, 413, too_large)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
+            return await self._reply(send, 400, error_body("invalid Content-Length header"), close)
+        # read the whole body here (also chunked uploads without a length) under a deadline, then replay it
+        body = await self._read_body(receive, limit)
+        if body == "disconnect":
+            return
+        if body == "too_large":
+            return await self._reply(send, 413, too_large, close)
+        if body == "timeout":
+            return await self._reply(send, 408, error_body(
+                f"the request body did not arrive within {self.settings.body_timeout:g} s", "invalid_request_error",
+                None, "request_timeout"), close)
+        if scope["method"] == "POST" and path in JSON_ROUTES:
+            try:
+                loads_strict(body)
+            except ValueError as exc:
+                return await self._reply(send, 400, error_body(f"request body is not valid JSON: {exc}"))
+            ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+            if path == "/" and ctype in ("", "application/x-www-form-urlencoded", "text/plain"):
+                # the book's `curl -d '{...}'` sends no JSON content type: read the body as JSON anyway
+                scope = dict(scope, headers=[(k, v) for k, v in scope["headers"] if k.lower() != b"content-type"]
+                             + [(b"content-type", b"application/json")])
         replayed = False
 
         async def replay():
@@ -231,23 +289,52 @@ def create_app(engine: BatchEngine, settings: ServerSettings | None = None) -> F
 
     # ------------------------------------------------------------------ chat completions
     async def score_tool_names(ids: list[int], names: list[str]) -> str:
-        """tool_choice='required' with several tools: the name the model itself finds most likely."""
+        """tool_choice='required' with several tools: the name the model itself finds most likely.
+
+        The prompt is run once (its KV cache kept); each candidate ``<|assistant|>name\n`` then costs a few tokens."""
         import torch
+        from transformers import DynamicCache
 
         cands = [tok.build_single_message("assistant", n, "")[1:] for n in names]
 
         def score(model) -> list[float]:
-            length = len(ids) + max(len(c) for c in cands)
-            x = torch.zeros(len(cands), length, dtype=torch.long)
-            for i, c in enumerate(cands):
-                x[i, :len(ids) + len(c)] = torch.tensor(ids + c)
-            logp = model(input_ids=x.to(model.device)).logits.float().log_softmax(-1)
-            return [float(sum(logp[i, len(ids) - 1 + j, t] for j, t in enumerate(c))) for i, c in enumerate(cands)]
+            dev = model.device
+            cache = DynamicCache(config=model.config)
+            x = torch.tensor([ids], device=dev)
+            out = model(input_ids=x, position_ids=torch.arange(len(ids), device=dev)[None], cache=cache,
+                        use_cache=True, logits_to_keep=1)
+            first = out.logits[0, -1].float().log_softmax(-1)
+            scores = []
+            for c in cands:
+                total = float(first[c[0]])
+                if len(c) > 1:
+                    y = torch.tensor([c[:-1]], device=dev)
+                    pos = torch.arange(len(ids), len(ids) + len(c) - 1, device=dev)[None]
+                    logp = model(input_ids=y, position_ids=pos, cache=cache,
+                                 use_cache=True).logits[0].float().log_softmax(-1)
+                    total += float(sum(logp[j, t] for j, t in enumerate(c[1:])))
+                    cache.crop(-(len(c) - 1))   # back to the prompt alone
+                scores.append(total)
+            return scores
 
         scores = await asyncio.wrap_future(engine.run_exclusive(score))
         return names[max(range(len(names)), key=scores.__getitem__)]
 
+    def _build_prompt(req: ChatCompletionRequest, tools: list[dict]) -> list[int]:
+        """History and prompt ids (runs in a worker thread: tokenizing a 4 MB body takes a while)."""
+        msgs = [m.model_dump(exclude_none=True) for m in req.messages]
+        return prompt_ids(tok, messages_to_history(msgs, tools))
+
     async def plan_chat(req: ChatCompletionRequest) -> _Plan:
+        # ---- cheap checks first: nothing below them touches the model
+        if len(req.messages) > settings.max_messages:
+            raise ApiError(400, f"at most {settings.max_messages} messages per request", param="messages")
+        if req.n > settings.max_n:
+            raise ApiError(400, f"n must be at most {settings.max_n} on this server", param="n")
+        asked = req.max_completion_tokens or req.max_tokens
+        if asked is not None and asked > settings.max_tokens_limit:
+            raise ApiError(400, f"max_tokens is too large: {asked} > the server limit {settings.max_tokens_limit}",
+                           param="max_completion_tokens" if req.max_completion_tokens else "max_tokens")
         legacy = bool(req.functions)
         raw_tools = ([t.model_dump(exclude_none=True) for t in req.tools] if req.tools else
                      [f.model_dump(exclude_none=True) for f in req.functions] if req.functions else [])
@@ -267,34 +354,33 @@ def create_app(engine: BatchEngine, settings: ServerSettings | None = None) -> F
                 raise ApiError(400, "tool_choice 'required' needs tools", param="tool_choice")
         elif choice == "none":
             tools = []
-        msgs = [m.model_dump(exclude_none=True) for m in req.messages]
-        history = messages_to_history(msgs, tools)
-        ids = prompt_ids(tok, history)
+        ids = await asyncio.to_thread(_build_prompt, req, tools)
+        extra = max((len(tok.build_single_message("assistant", n, "")) - 1 for n in names), default=0) \
+            if choice == "required" or forced else 0
+        room = engine.max_context - len(ids) - extra
+        if room < 1:
+            raise ApiError(400, f"This model's maximum context length is {engine.max_context} tokens; the "
+                                f"messages are {len(ids) + extra} tokens.", param="messages",
+                           code="context_length_exceeded")
+        max_tokens = min(asked or settings.default_max_tokens, room)
+        if req.min_tokens > max_tokens:
+            raise ApiError(400, f"min_tokens ({req.min_tokens}) is larger than max_tokens ({max_tokens})",
+                           param="min_tokens")
+        # ---- model work only from here on
         if choice == "required":
             forced = names[0] if len(names) == 1 else await score_tool_names(ids, names)
         prefix = ""
         if forced:  # the assistant turn starts with "name\n": the model only writes the call's arguments
             ids = ids + tok.build_single_message("assistant", forced, "")[1:]
             prefix = forced + "\n"
-        room = engine.max_context - len(ids)
-        if room < 1:
-            raise ApiError(400, f"This model's maximum context length is {engine.max_context} tokens; the "
-                                f"messages are {len(ids)} tokens.", param="messages", code="context_length_exceeded")
-        asked = req.max_completion_tokens or req.max_tokens
-        if asked is not None and asked > settings.max_tokens_limit:
-            raise ApiError(400, f"max_tokens is too large: {asked} > the server limit {settings.max_tokens_limit}",
-                           param="max_completion_tokens" if req.max_completion_tokens else "max_tokens")
-        max_tokens = min(asked or settings.default_max_tokens, room)
-        if req.min_tokens > max_tokens:
-            raise ApiError(400, f"min_tokens ({req.min_tokens}) is larger than max_tokens ({max_tokens})",
-                           param="min_tokens")
         params = []
+        temperature = DEFAULT_TEMPERATURE if req.temperature is None else req.temperature
         for i in range(req.n):
             params.append(SamplingParams(
                 max_tokens=max_tokens,
-                temperature=DEFAULT_TEMPERATURE if req.temperature is None else req.temperature,
+                temperature=0.0 if temperature < MIN_TEMPERATURE else temperature,   # vLLM: < 1e-5 is greedy
                 top_p=DEFAULT_TOP_P if req.top_p is None else req.top_p,
-                top_k=max(req.top_k, 0), repetition_penalty=req.repetition_penalty,
+                top_k=max(req.top_k, 0), repetition_penalty=max(req.repetition_penalty, MIN_REPETITION_PENALTY),
                 presence_penalty=req.presence_penalty, frequency_penalty=req.frequency_penalty,
                 stop=tuple(req.stop or ()), ignore_eos=req.ignore_eos, min_tokens=req.min_tokens,
                 seed=None if req.seed is None else req.seed + i))
@@ -310,6 +396,13 @@ def create_app(engine: BatchEngine, settings: ServerSettings | None = None) -> F
                 s.cancel()
             raise ApiError(429, str(exc), "rate_limit_error", code="server_busy") from None
         return seqs
+
+    def _parse(plan: _Plan, text: str):
+        problems: list[str] = []
+        content, calls = parse_output(plan.forced_prefix + text, plan.tool_names, problems)
+        for problem in problems:
+            log.warning("model output: %s", problem)
+        return content, calls
 
     @app.post("/v1/chat/completions")
     async def chat_completions(req: ChatCompletionRequest, request: Request):
@@ -335,10 +428,7 @@ def create_app(engine: BatchEngine, settings: ServerSettings | None = None) -> F
         for i, s in enumerate(seqs):
             if s.finish_reason == "error":
                 raise ApiError(500, f"generation failed: {s.error}", "server_error")
-            content, calls = parse_output(plan.forced_prefix + s.text, plan.tool_names)
-            for c in calls:
-                if c.error:
-                    log.warning("model wrote an unparsable call of %s: %s", c.name, c.error)
+            content, calls = _parse(plan, s.text)
             message: dict[str, Any] = {"role": "assistant", "content": content or (None if calls else "")}
             finish = s.finish_reason if s.finish_reason in ("stop", "length") else "stop"
             if calls and plan.legacy_functions:
@@ -404,7 +494,7 @@ def create_app(engine: BatchEngine, settings: ServerSettings | None = None) -> F
                             yield chunk([delta(i, {"tool_calls": [{"index": ev[1],
                                                                    "function": {"arguments": ev[2]}}]})])
                     for err in parsers[i].errors:
-                        log.warning("model wrote an unparsable tool call: %s", err)
+                        log.warning("model output: %s", err)
                     parsers[i].errors.clear()
                     if finish is not None:
                         done[i] = True
@@ -421,6 +511,10 @@ def create_app(engine: BatchEngine, settings: ServerSettings | None = None) -> F
                 yield chunk([], {"prompt_tokens": len(plan.ids), "completion_tokens": completion,
                                  "total_tokens": len(plan.ids) + completion})
             yield "data: [DONE]\n\n"
+        except Exception as exc:   # a bug here must still end the stream in a way clients understand
+            log.exception("stream failed")
+            yield f"data: {json.dumps(error_body(f'stream failed: {type(exc).__name__}', 'server_error'))}\n\n"
+            yield "data: [DONE]\n\n"
         finally:  # client gone (or finished): free the slots
             for s in seqs:
                 if not s.finished:
@@ -433,40 +527,45 @@ def create_app(engine: BatchEngine, settings: ServerSettings | None = None) -> F
         if emb is None:
             raise ApiError(404, "this server has no embedding model", code="model_not_found")
         inputs = req.input
-        if isinstance(inputs, str):
-            batches = [emb.tokenize(inputs)]
-        elif isinstance(inputs[0], str):
-            batches = [emb.tokenize(x) for x in inputs]
+        n_inputs = 1 if isinstance(inputs, str) or isinstance(inputs[0], int) else len(inputs)
+        if n_inputs > settings.max_embedding_inputs:
+            raise ApiError(400, f"at most {settings.max_embedding_inputs} inputs per request", param="input")
+        if req.dimensions is not None and req.dimensions > emb.dimension:
+            raise ApiError(400, f"dimensions must be at most {emb.dimension}", param="dimensions")
+        budget = settings.max_embedding_tokens
+        if isinstance(inputs, str) or isinstance(inputs[0], str):
+            texts = [inputs] if isinstance(inputs, str) else list(inputs)
+            if sum(len(t) for t in texts) > 8 * budget:   # far more characters than the token budget allows
+                raise ApiError(400, f"the inputs are longer than the limit of {budget} tokens per request",
+                               param="input", code="context_length_exceeded")
+            batches = await asyncio.to_thread(lambda: [emb.tokenize(x) for x in texts])
         elif isinstance(inputs[0], int):
             batches = [list(inputs)]
         else:
             batches = [list(x) for x in inputs]
+        vocab = len(getattr(emb, "tokenizer", []) or []) or None
         for i, ids in enumerate(batches):
             if len(ids) > emb.max_tokens:
                 raise ApiError(400, f"input {i} has {len(ids)} tokens, more than the limit {emb.max_tokens}",
                                param="input", code="context_length_exceeded")
             if isinstance(inputs, list) and not isinstance(inputs[0], str):
-                vocab = len(getattr(emb, "tokenizer", []) or []) or None
                 if any(t < 0 or (vocab and t >= vocab) for t in ids):
                     raise ApiError(400, f"input {i} holds token ids outside the vocabulary", param="input")
-        if req.dimensions is not None and req.dimensions > emb.dimension:
-            raise ApiError(400, f"dimensions must be at most {emb.dimension}", param="dimensions")
-        vectors = truncate_dimensions(await emb.aembed(batches), req.dimensions)
         n_tokens = sum(len(x) for x in batches)
+        if n_tokens > budget:
+            raise ApiError(400, f"the inputs have {n_tokens} tokens, more than the limit of {budget} per request",
+                           param="input", code="context_length_exceeded")
+        vectors = truncate_dimensions(await emb.aembed(batches), req.dimensions)
         return {"object": "list", "model": req.model or emb.name,
                 "data": [{"object": "embedding", "index": i, "embedding": encode_vector(v, req.encoding_format)}
                          for i, v in enumerate(vectors)],
                 "usage": {"prompt_tokens": n_tokens, "total_tokens": n_tokens}}
 
     # ------------------------------------------------------------------ the book's simple endpoint
-    @app.post("/")
-    async def simple_chat(req: LegacyChatRequest, request: Request):
-        """``{"prompt", "history"}`` -> ``{"response", "history", "status", "time"}`` (LangChain's ``ChatGLM``).
-
-        ``history`` may be ChatGLM2-style pairs ``[[question, answer], ...]`` (what LangChain keeps) or ChatGLM3
-        dicts; it comes back in the same style with this turn appended."""
-        pairs = all(isinstance(h, list) for h in req.history)
+    def _simple_history(req: LegacyChatRequest) -> list[dict]:
         history: list[dict] = []
+        if len(req.history) > settings.max_messages:
+            raise ApiError(400, f"at most {settings.max_messages} history items", param="history")
         for i, h in enumerate(req.history):
             if isinstance(h, list):
                 if len(h) != 2 or not all(isinstance(x, str) for x in h):
@@ -474,19 +573,35 @@ def create_app(engine: BatchEngine, settings: ServerSettings | None = None) -> F
                 history += [{"role": "user", "content": h[0]}, {"role": "assistant", "metadata": "", "content": h[1]}]
             else:
                 if h.get("role") not in ("system", "user", "assistant", "observation") or \
-                        not isinstance(h.get("content"), str):
-                    raise ApiError(400, "a history item needs a ChatGLM3 role and string content",
+                        not isinstance(h.get("content"), str) or not isinstance(h.get("metadata", ""), str):
+                    raise ApiError(400, "a history item needs a ChatGLM3 role, string content (and string metadata)",
                                    param=f"history.{i}")
+                tools = h.get("tools")
+                if tools is not None and (h["role"] != "system" or not isinstance(tools, list)
+                                          or not all(isinstance(t, dict) for t in tools)):
+                    raise ApiError(400, "'tools' belongs to a system item and is a list of objects",
+                                   param=f"history.{i}.tools")
                 history.append({k: v for k, v in h.items() if k in ("role", "content", "metadata", "tools")})
-        ids = tok.build_chat_ids(req.prompt, history)
+        return history
+
+    @app.post("/")
+    async def simple_chat(req: LegacyChatRequest, request: Request):
+        """``{"prompt", "history"}`` -> ``{"response", "history", "status", "time"}`` (LangChain's ``ChatGLM``).
+
+        ``history`` may be ChatGLM2-style pairs ``[[question, answer], ...]`` (what LangChain keeps) or ChatGLM3
+        dicts; it comes back in the same style with this turn appended."""
+        pairs = all(isinstance(h, list) for h in req.history)
+        history = _simple_history(req)
+        ids = await asyncio.to_thread(tok.build_chat_ids, req.prompt, history)
         room = engine.max_context - len(ids)
         if room < 1:
             raise ApiError(400, "prompt and history are longer than the context", param="prompt",
                            code="context_length_exceeded")
         total = req.max_length or len(ids) + settings.default_max_tokens
         max_tokens = max(1, min(total - len(ids), room, settings.max_tokens_limit))
+        temperature = 0.0 if req.temperature < MIN_TEMPERATURE else req.temperature
         waiter = _Waiter()
-        [seq] = submit_all(_Plan(ids, (), "", [SamplingParams(max_tokens=max_tokens, temperature=req.temperature,
+        [seq] = submit_all(_Plan(ids, (), "", [SamplingParams(max_tokens=max_tokens, temperature=temperature,
                                                               top_p=req.top_p)], False), waiter)
         try:
             while not seq.finished:

@@ -15,7 +15,6 @@ import base64
 from typing import Sequence
 
 import numpy as np
-import torch
 
 
 class ChatGLM3Embedder:
@@ -30,9 +29,33 @@ class ChatGLM3Embedder:
     def tokenize(self, text: str) -> list[int]:
         return self.tokenizer.encode(text)
 
+    chunk_tokens = 4096   # padded tokens per engine job: a running chat gets a decode step between two chunks
+
+    def chunks(self, batches: Sequence[list[int]]) -> list[list[list[int]]]:
+        """Consecutive inputs grouped so that one group costs at most ``chunk_tokens`` padded tokens (and at most
+        ``batch_size`` inputs); a single longer input is a group of its own."""
+        groups: list[list[list[int]]] = []
+        current: list[list[int]] = []
+        longest = 0
+        for ids in batches:
+            longest2 = max(longest, len(ids))
+            if current and (len(current) >= self.batch_size or longest2 * (len(current) + 1) > self.chunk_tokens):
+                groups.append(current)
+                current, longest2 = [], len(ids)
+            current.append(ids)
+            longest = longest2
+        if current:
+            groups.append(current)
+        return groups
+
     async def aembed(self, batches: Sequence[list[int]]) -> np.ndarray:
-        """Queued into the engine thread, between two decode steps (the model is never used by two threads)."""
-        return await asyncio.wrap_future(self.engine.run_exclusive(lambda model: self._embed(model, batches)))
+        """Queued into the engine thread chunk by chunk (the model is never used by two threads); the engine runs
+        one chunk per step, so chat requests keep decoding while a 2,048-input request is embedded."""
+        out = []
+        for group in self.chunks(batches):
+            out.append(await asyncio.wrap_future(
+                self.engine.run_exclusive(lambda model, group=group: self._embed(model, group))))
+        return np.concatenate(out)
 
     def _embed(self, model, inputs: Sequence[list[int]]) -> np.ndarray:
         from common.embeddings import mean_pooled  # the one implementation (also used by ChatGLM3Embeddings)

@@ -196,8 +196,9 @@ class BatchEngine:
                         self._cond.wait()
                     if self._stopping:
                         break
-                    jobs = list(self._jobs)
-                    self._jobs.clear()
+                    # one job (an embedding chunk, a tool-name scoring) per step: a big embeddings request is
+                    # split into chunks, so decode steps of running chats happen between its chunks
+                    jobs = [self._jobs.popleft()] if self._jobs else []
                     admit = self._take_waiting()
                 for fn, fut in jobs:
                     if fut.set_running_or_notify_cancel():
@@ -314,6 +315,7 @@ class BatchEngine:
         self.stats["prefills"] += 1
         tokens = self._sample(logits, seqs)
         keep = [i for i, (s, tok) in enumerate(zip(seqs, tokens)) if not self._append(s, tok)]
+        tokens = [t if t is not None else 0 for t in tokens]
         if not keep:
             return
         idx = torch.tensor(keep, device=dev)
@@ -330,62 +332,78 @@ class BatchEngine:
         logits = self._forward(self._last[:, None], self._mask, self._next_pos[:, None], self._cache)
         self._next_pos = self._next_pos + 1
         tokens = self._sample(logits, self.rows)
-        self._last = torch.tensor(tokens, device=self.device)
+        self._last = torch.tensor([t if t is not None else 0 for t in tokens], device=self.device)
         self.stats["steps"] += 1
         keep = [i for i, (s, tok) in enumerate(zip(self.rows, tokens)) if not self._append(s, tok)]
         self._keep(keep)
 
     # ------------------------------------------------------------------ sampling
-    def _sample(self, logits: torch.Tensor, seqs: list[Sequence]) -> list[int]:
-        """One token per row, each with its own settings. ``logits``: [B, V] float32."""
+    def _sample(self, logits: torch.Tensor, seqs: list[Sequence]) -> list[int | None]:
+        """One token per row, each with its own settings. ``logits``: [B, V] float32.
+
+        A row whose settings still break the arithmetic gets ``None`` (that request fails alone, see
+        :meth:`_append`); its neighbours in the batch are sampled as usual."""
         if logits.shape[-1] > self.vocab_limit:
             logits[:, self.vocab_limit:] = float("-inf")
         bad = ~torch.isfinite(logits[:, :self.vocab_limit]).all(-1)
         if bad.any():  # as the official InvalidScoreLogitsProcessor, but only for the broken row
             logits[bad] = 0.0
             logits[bad, 5] = 5e4
+        out: list[int | None] = []
         for i, s in enumerate(seqs):
-            p = s.params
-            if p.repetition_penalty != 1.0:
-                seen = torch.tensor(sorted(set(s.prompt_ids) | set(s.output_ids)), device=logits.device)
-                v = logits[i, seen]
-                logits[i, seen] = torch.where(v < 0, v * p.repetition_penalty, v / p.repetition_penalty)
-            if (p.presence_penalty or p.frequency_penalty) and s.counts:
-                toks = torch.tensor(list(s.counts), device=logits.device)
-                cnt = torch.tensor(list(s.counts.values()), dtype=logits.dtype, device=logits.device)
-                logits[i, toks] -= p.presence_penalty + p.frequency_penalty * cnt
-            if len(s.output_ids) < p.min_tokens:
-                logits[i, list(p.stop_token_ids)] = float("-inf")
-        out = logits.argmax(-1).tolist()
-        sample_rows = [i for i, s in enumerate(seqs) if not s.params.greedy]
-        if sample_rows:
-            idx = torch.tensor(sample_rows, device=logits.device)
-            sub = logits[idx]
-            temp = torch.tensor([seqs[i].params.temperature for i in sample_rows], device=logits.device)
-            sub = sub / temp[:, None]
-            for j, i in enumerate(sample_rows):
-                k = seqs[i].params.top_k
-                if 0 < k < sub.shape[-1]:
-                    kth = torch.topk(sub[j], k).values[-1]
-                    sub[j, sub[j] < kth] = float("-inf")
-            top_p = torch.tensor([seqs[i].params.top_p for i in sample_rows], device=logits.device)
-            sorted_logits, order = torch.sort(sub, descending=True, dim=-1)
-            probs = sorted_logits.softmax(-1)
-            drop = probs.cumsum(-1) - probs > top_p[:, None]   # keep the smallest set with mass >= top_p
-            drop[:, 0] = False
-            sorted_logits[drop] = float("-inf")
-            probs = sorted_logits.softmax(-1)
-            for j, i in enumerate(sample_rows):
-                pick = torch.multinomial(probs[j], 1, generator=seqs[i].generator)
-                out[i] = int(order[j, pick])
+            try:
+                out.append(self._sample_row(logits[i], s))
+            except Exception as exc:   # never let one row's settings fail the whole batch
+                log.warning("sampling failed for request %s: %s", s.id, exc)
+                s.error = f"sampling failed: {type(exc).__name__}: {exc}"
+                out.append(None)
         return out
 
+    @staticmethod
+    def _sample_row(row: torch.Tensor, s: Sequence) -> int:
+        p = s.params
+        row = row.clone()
+        if p.repetition_penalty != 1.0:
+            penalty = min(max(p.repetition_penalty, 1e-2), 1e2)
+            seen = torch.tensor(sorted(set(s.prompt_ids) | set(s.output_ids)), device=row.device)
+            v = row[seen]
+            row[seen] = torch.where(v < 0, v * penalty, v / penalty)
+        if (p.presence_penalty or p.frequency_penalty) and s.counts:
+            toks = torch.tensor(list(s.counts), device=row.device)
+            cnt = torch.tensor(list(s.counts.values()), dtype=row.dtype, device=row.device)
+            row[toks] -= p.presence_penalty + p.frequency_penalty * cnt
+        if len(s.output_ids) < p.min_tokens:
+            row[list(p.stop_token_ids)] = float("-inf")
+        # keep the row finite (a penalty may overflow) so that argmax and softmax mean something
+        row = torch.nan_to_num(row, nan=float("-inf"), posinf=torch.finfo(row.dtype).max)
+        greedy = int(row.argmax())
+        if p.greedy or p.temperature < 1e-5:
+            return greedy
+        row = row / p.temperature
+        k = p.top_k
+        if 0 < k < row.shape[-1]:
+            kth = torch.topk(row, k).values[-1]
+            row[row < kth] = float("-inf")
+        sorted_logits, order = torch.sort(row, descending=True)
+        probs = sorted_logits.softmax(-1)
+        drop = probs.cumsum(-1) - probs > p.top_p   # keep the smallest set with mass >= top_p
+        drop[0] = False
+        sorted_logits[drop] = float("-inf")
+        probs = sorted_logits.softmax(-1)
+        if not bool(torch.isfinite(probs).all()) or float(probs.sum()) <= 0:
+            return greedy   # degenerate distribution: the most likely token is the only sensible pick
+        pick = torch.multinomial(probs, 1, generator=s.generator)
+        return int(order[pick])
+
     # ------------------------------------------------------------------ per-row bookkeeping
-    def _append(self, seq: Sequence, token: int) -> bool:
+    def _append(self, seq: Sequence, token: int | None) -> bool:
         """Record one token; True when the sequence is finished (and leaves the batch)."""
         if seq.first_token_time is None:
             seq.first_token_time = time.perf_counter()
         p = seq.params
+        if token is None:   # this row could not be sampled: it fails alone
+            self._finish(seq, "error")
+            return True
         self.stats["tokens"] += 1
         if seq.cancelled:
             self._finish(seq, "cancelled")

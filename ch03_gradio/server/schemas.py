@@ -14,6 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 DEFAULT_TEMPERATURE = 0.8
 DEFAULT_TOP_P = 0.8
 DEFAULT_MAX_TOKENS = 1024
+MAX_STOP = 16               # stop sequences per request (OpenAI allows 4, vLLM any number)
+MAX_STOP_CHARS = 256        # characters per stop sequence (each is matched against the text after every token)
+MAX_TOOLS = 128             # tools per request (OpenAI's limit)
 TOOL_NAME_PATTERN = r"^[a-zA-Z0-9_\-\.\u4e00-\u9fff]{1,64}$"   # OpenAI's pattern, plus dots and CJK
 
 
@@ -120,8 +123,17 @@ class ChatCompletionRequest(_Model):
     def _stop_list(cls, v):
         if isinstance(v, str):
             v = [v]
-        if v is not None and len(v) > 16:
-            raise ValueError("at most 16 stop sequences")
+        if v is not None and len(v) > MAX_STOP:
+            raise ValueError(f"at most {MAX_STOP} stop sequences")
+        if v is not None and any(len(s) > MAX_STOP_CHARS for s in v):
+            raise ValueError(f"a stop sequence may have at most {MAX_STOP_CHARS} characters")
+        return v
+
+    @field_validator("tools", "functions")
+    @classmethod
+    def _tool_count(cls, v):
+        if v is not None and len(v) > MAX_TOOLS:
+            raise ValueError(f"at most {MAX_TOOLS} tools per request")
         return v
 
     @model_validator(mode="after")
