@@ -397,3 +397,27 @@ def format_message(item: dict, width: int = 300) -> str:
     meta = item.get("metadata") or ""
     extra = f" tools={[t.get('name') for t in item['tools']]}" if "tools" in item else ""
     return f"<|{role}|>{' ' + meta if meta else ''}{extra}\n    {text!r}"
+
+
+def print_events(events: Iterator[AgentEvent], out=None) -> AgentResult | None:
+    """Print events as they come (text streams in place, each tool step on its own lines); return the result."""
+    import json
+    out = out or sys.stdout
+    final = None
+    for event in events:
+        if event.kind == "text":
+            print(event.text, end="", flush=True, file=out)
+        elif event.kind == "call_start":
+            print(f"\n[step {event.step}] calling {event.name} ...", flush=True, file=out)
+        elif event.kind == "call":
+            print(f"[step {event.step}] {event.name}({json.dumps(event.arguments, ensure_ascii=False)})", file=out)
+        elif event.kind == "result":
+            o = event.observation
+            print(f"[step {event.step}] {'ok' if o.ok else 'ERROR ' + str(o.error)} ({o.elapsed * 1000:.1f} ms): "
+                  f"{o.content[:300]}", file=out)
+        elif event.kind == "stopped":
+            print(f"\n[stopped] {event.text}", file=out)
+        elif event.kind == "done":
+            final = event.final
+            print(file=out)
+    return final
