@@ -267,7 +267,8 @@ def iter_pages_fast(path: str | os.PathLike, pages: tuple[int, int] | None = Non
 
 
 def iter_pages_plumber(path: str | os.PathLike, pages: tuple[int, int] | None = None) -> Iterable[PageData]:
-    """The straightforward conversion: pdfplumber for everything (``find_tables`` + ``Table.extract``)."""
+    """The straightforward conversion: pdfplumber for everything (``find_tables`` + ``Table.extract``), with the same
+    rule for ruling lines (cell background fills are not lines)."""
     import pdfplumber
     try:
         pdf = pdfplumber.open(path)
@@ -277,7 +278,10 @@ def iter_pages_plumber(path: str | os.PathLike, pages: tuple[int, int] | None = 
         first, last = _page_range(pages, len(pdf.pages))
         for index in range(first - 1, last):
             page = pdf.pages[index]
-            tables = [(t.bbox, t.extract()) for t in page.find_tables()]
+            # 与 fast 相同的规则：只填色、不描边的方块是单元格底色，不当表格线
+            ruled = page.filter(lambda o: not (o.get("object_type") == "rect" and o.get("fill") and not o.get("stroke")
+                                               and min(o["width"], o["height"]) >= 2))
+            tables = [(t.bbox, t.extract()) for t in ruled.find_tables()]
             yield PageData(index + 1, float(page.width), float(page.height), page.chars, tables)
             page.close()
 
@@ -486,7 +490,7 @@ class Config:
     engine: str = arg("fast", "fast = PDFium characters + pdfplumber's table algorithm; plumber = pdfplumber only",
                       choices=ENGINES)
     gzip: bool = arg(False, "write .txt.gz instead of .txt")
-    pages: list[int] = arg([], "only pages FIRST LAST (1-based, inclusive), e.g. --pages 77 90")
+    pages: list[int] = arg([], "only pages FIRST LAST (1-based, inclusive), e.g. --pages 77 90", type=int)
     retry_failed: bool = arg(False, "try again the PDFs listed in failures.jsonl")
     limit: int | None = arg(None, "convert at most this many files in this run (the rest next time)")
 

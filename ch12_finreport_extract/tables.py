@@ -120,7 +120,11 @@ def rebuild_table_rows(rows: list[dict], known_labels: set[str] | None = None) -
         last_page = page
         new = TableRow(cells, page, [row.get("allrow", -1)])
         prev = current[-1] if current else None
-        if prev is not None and crossed_page and _joinable(prev, new, known_labels):
+        if prev is not None and _label_tail(prev, new, known_labels):
+            # 单元格里折行的长标签被拆成两行（后半截没有数值）：「归属于母公司所有者的综合收益」+「总额」
+            prev.cells[0] += new.cells[0]
+            prev.allrows = prev.allrows + new.allrows
+        elif prev is not None and crossed_page and _joinable(prev, new, known_labels):
             width = max(len(prev.cells), len(new.cells))
             merged = [prev.cells[0] + new.cells[0]] if new.cells[0] else [prev.cells[0]]
             for i in range(1, width):
@@ -134,6 +138,16 @@ def rebuild_table_rows(rows: list[dict], known_labels: set[str] | None = None) -
     if current:
         tables.append(current)
     return tables
+
+
+def _label_tail(prev: TableRow, new: TableRow, known_labels: set[str] | None) -> bool:
+    """``new`` is only the wrapped end of ``prev``'s long label: a short label, no values, not a line of its own."""
+    label = new.label
+    if not label or any(c for c in new.cells[1:]) or len(label) > 8 or len(prev.label) < 8:
+        return False
+    known = (known_labels or set()) | STANDARD_LINES
+    return (not _is_row_start(label) and normalize_label(label) not in known
+            and normalize_label(prev.label) not in known and not prev.label.endswith(("：", ":")))
 
 
 def _joinable(prev: TableRow, new: TableRow, known_labels: set[str] | None) -> bool:
