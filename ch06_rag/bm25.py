@@ -172,12 +172,13 @@ class BM25Index:
         df = self.doc_freqs.get(token, 1)
         return max(0.0, math.log((self.n_docs - df + 0.5) / (df + 0.5)))
 
-    def coverage(self, query: str | Sequence[str], doc_index: int) -> float:
-        """Share of the query's idf mass whose words occur in document ``doc_index`` (1.0 = every informative
-        query word is there; 0.0 = none). Rare words weigh more, so a passage sharing only 「公司」 scores ~0."""
+    def coverage(self, query: str | Sequence[str], doc: int | str | Sequence[str]) -> float:
+        """Share of the query's idf mass whose words occur in ``doc`` (an index into the corpus, a text or a token
+        list): 1.0 = every informative query word is there, 0.0 = none. Rare words weigh more, so a passage sharing
+        only 「公司」 scores ~0."""
         tokens = set(self._tokens(query))
         if not tokens:
             return 0.0
-        doc = set(self._corpus_tokens[doc_index])
+        doc = set(self._corpus_tokens[doc] if isinstance(doc, (int, np.integer)) else self._tokens(doc))
         weights = {t: self.idf(t) + 1e-6 for t in tokens}
         return sum(w for t, w in weights.items() if t in doc) / sum(weights.values())

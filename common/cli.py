@@ -130,6 +130,9 @@ def build_parser(cls, description: str | None = None, skip: tuple[str, ...] = ()
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
         flag = "--" + f.name.replace("_", "-")
         kind = _scalar_type(f.type)
+        if meta.pop("positional", False):      # arg(..., positional=True): `script.py "text"` (optional, nargs="?")
+            target.add_argument(f.name, nargs="?", type=kind, default=default, help=help_text, **meta)
+            continue
         if kind is bool:
             target.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default,
                                 help=help_text)
