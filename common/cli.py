@@ -171,7 +171,14 @@ def run(main: Callable, cls, description: str | None = None, argv=None):
     except UserError as err:
         fail(str(err))
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as err:  # ModelNotFoundError is one too
-        fail(str(err) if not getattr(err, "filename", None) else f"{err.strerror or 'not found'}: {err.filename}")
+        from common.errors import file_not_found_message
+        fail(file_not_found_message(err))
+    except ModuleNotFoundError as err:  # an optional package of an extra that is not installed
+        from common.errors import missing_package_message
+        message = missing_package_message(err)
+        if message is None:
+            raise
+        fail(message)
     except RuntimeError as err:
         text = str(err)
         if "CUDA" in text or "--device" in text or "mps" in text:
