@@ -48,6 +48,7 @@ from common.prompts import TOOL_SYSTEM_PROMPT
 
 DEFAULT_TIMEOUT = 10.0       # seconds a tool may run
 DEFAULT_MAX_CHARS = 4000     # observation text longer than this is cut (the model's context is precious)
+ERROR_MAX_CHARS = 1000       # error observations have their own limit: the model needs the whole reason
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 
@@ -500,7 +501,7 @@ class ToolRegistry:
         tool = self._tools.get(name)
 
         def fail(kind: str, message: str) -> ToolResult:
-            text, cut = truncate(error_observation(message), self._max_chars(tool))
+            text, cut = truncate(error_observation(message), ERROR_MAX_CHARS)
             return ToolResult(name, arguments, False, text, kind, None, time.perf_counter() - start, cut)
 
         if tool is None:
@@ -548,6 +549,9 @@ class ToolRegistry:
             tp = hints.get(key)
             if get_origin(tp) is Annotated:
                 tp = get_args(tp)[0]
+            if get_origin(tp) in (Union, types.UnionType):       # Optional[X] -> X (None passes through)
+                options = [a for a in get_args(tp) if a is not type(None)]
+                tp = options[0] if len(options) == 1 and value is not None else None
             if tp is not None and _is_model(tp):
                 value = tp.model_validate(value)
             elif isinstance(tp, type) and issubclass(tp, enum.Enum):
