@@ -1,7 +1,7 @@
 """3.4.1 Benchmark the OpenAI-style server: N concurrent streaming clients, like vLLM's ``benchmark_serving.py``.
 
-    python ch03_gradio/bench_server.py --model data/models/chatglm3-demo --compare      # starts its own server
-    python ch03_gradio/bench_server.py --url http://127.0.0.1:8000 --num-prompts 32 --concurrency 8
+    python ch03_gradio/bench_server.py --compare                      # starts its own server on the demo model
+    python ch03_gradio/bench_server.py --base-url http://127.0.0.1:8000/v1 --num-prompts 32 --concurrency 8
 
 Every request streams (SSE) with ``ignore_eos`` so each one generates exactly ``--max-tokens`` tokens. Printed:
 requests/s, output tokens/s, TTFT (time to first token), TPOT (time per output token after the first) and ITL
@@ -12,9 +12,9 @@ two side by side with the throughput ratio — continuous batching is what makes
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import time
@@ -23,22 +23,19 @@ from pathlib import Path
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from common.cli import ModelArgs, ServerArgs, UserError, arg, run  # noqa: E402
 
 
 @dataclass
-class Config:
-    url: str | None = None
-    model: str | None = None
-    precision: str = "fp32"
-    device: str = "cpu"
-    threads: int = 0                     # torch CPU threads (0 = PyTorch default)
-    api_key: str | None = None
-    num_prompts: int = 16
-    concurrency: int = 8
-    max_tokens: int = 64
-    prompt: str = "请介绍一下 ChatGLM3 的本地化部署。"
-    compare: bool = False
-    timeout: float = 300.0
+class Config(ModelArgs, ServerArgs):
+    num_prompts: int = arg(16, "requests to send", group="benchmark")
+    concurrency: int = arg(8, "requests in flight at once", group="benchmark")
+    max_tokens: int = arg(64, "output tokens per request (fixed: ignore_eos)", group="benchmark")
+    prompt: str = arg("请介绍一下 ChatGLM3 的本地化部署。", "user message (a number is appended per request)",
+                      group="benchmark")
+    compare: bool = arg(False, "send --concurrency requests sequentially, then concurrently, and compare",
+                        group="benchmark")
+    timeout: float = arg(300.0, "per-request timeout in seconds", group="benchmark")
 
 
 @dataclass
@@ -152,21 +149,23 @@ def main(cfg: Config) -> dict:
     from ch03_gradio.openai_api import server_url
     from common.cli import apply_threads
 
+    if cfg.concurrency < 1 or cfg.num_prompts < 1 or cfg.max_tokens < 1:
+        raise UserError("--concurrency, --num-prompts and --max-tokens must be at least 1")
     apply_threads(cfg)
-
-    with server_url(cfg.url, model=cfg.model, precision=cfg.precision, device=cfg.device, api_key=cfg.api_key,
+    api_key = cfg.api_key or (os.environ.get("CHATGLM3_API_KEY") if cfg.base_url else None)
+    with server_url(cfg.base_url, model=cfg.model, precision=cfg.precision, device=cfg.device, api_key=api_key,
                     max_batch_size=max(cfg.concurrency, 1)) as url:
         if cfg.compare:
             prompts = [f"{cfg.prompt}（{i}）" for i in range(cfg.concurrency)]
-            asyncio.run(run_load(url, cfg.api_key, prompts[:1], 1, min(cfg.max_tokens, 4), cfg.timeout))  # warm up
-            seq = asyncio.run(run_load(url, cfg.api_key, prompts, 1, cfg.max_tokens, cfg.timeout))
-            par = asyncio.run(run_load(url, cfg.api_key, prompts, cfg.concurrency, cfg.max_tokens, cfg.timeout))
+            asyncio.run(run_load(url, api_key, prompts[:1], 1, min(cfg.max_tokens, 4), cfg.timeout))  # warm up
+            seq = asyncio.run(run_load(url, api_key, prompts, 1, cfg.max_tokens, cfg.timeout))
+            par = asyncio.run(run_load(url, api_key, prompts, cfg.concurrency, cfg.max_tokens, cfg.timeout))
             ratio = par["output_throughput"] / seq["output_throughput"] if seq["output_throughput"] else 0.0
             print(format_table({"sequential": seq, f"{cfg.concurrency} concurrent": par}))
             print(f"throughput ratio ({cfg.concurrency} concurrent / sequential): {ratio:.2f}x")
             return {"sequential": seq, "concurrent": par, "ratio": ratio, "url": url}
         prompts = [f"{cfg.prompt}（{i}）" for i in range(cfg.num_prompts)]
-        result = asyncio.run(run_load(url, cfg.api_key, prompts, cfg.concurrency, cfg.max_tokens, cfg.timeout))
+        result = asyncio.run(run_load(url, api_key, prompts, cfg.concurrency, cfg.max_tokens, cfg.timeout))
         print(format_table({f"c={cfg.concurrency}": result}))
         if result["errors"]:
             print("errors:", *result["errors"], sep="\n  ")
@@ -174,20 +173,4 @@ def main(cfg: Config) -> dict:
 
 
 if __name__ == "__main__":
-    from common.cli import add_model_args
-
-    d = Config()
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--url", default=d.url,
-                        help="server to benchmark, e.g. http://127.0.0.1:8000 (default: start one with --model)")
-    add_model_args(parser)
-    parser.add_argument("--api-key", default=d.api_key, help="API key of the server (if it has one)")
-    parser.add_argument("--num-prompts", type=int, default=d.num_prompts, help="requests to send")
-    parser.add_argument("--concurrency", type=int, default=d.concurrency, help="requests in flight at once")
-    parser.add_argument("--max-tokens", type=int, default=d.max_tokens,
-                        help="output tokens per request (fixed: ignore_eos)")
-    parser.add_argument("--prompt", default=d.prompt, help="user message (a number is appended per request)")
-    parser.add_argument("--compare", action="store_true",
-                        help="send --concurrency requests sequentially, then concurrently, and compare")
-    parser.add_argument("--timeout", type=float, default=d.timeout, help="per-request timeout in seconds")
-    main(Config(**vars(parser.parse_args())))
+    run(main, Config, __doc__)

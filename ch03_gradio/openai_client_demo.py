@@ -1,14 +1,14 @@
 """3.4.1 Talk to the server with the official ``openai`` client: answer, stream, tool round trip, embeddings.
 
-    python ch03_gradio/openai_api.py &                        # terminal 1 (or: --start-server below)
+    python ch03_gradio/openai_api.py &                        # terminal 1
     python ch03_gradio/openai_client_demo.py --base-url http://127.0.0.1:8000/v1
+    python ch03_gradio/openai_client_demo.py                  # no --base-url: starts a server here (--model ...)
 
 The same code works against vLLM (``vllm serve THUDM/chatglm3-6b --trust-remote-code``, then
 ``--base-url http://127.0.0.1:8000/v1``) or any other OpenAI-compatible server — only the URL changes.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -17,19 +17,20 @@ from pathlib import Path
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from common.cli import GenerationArgs, ModelArgs, ServerArgs, arg, redefault, run  # noqa: E402
 
 
 @dataclass
-class Config:
-    base_url: str = "http://127.0.0.1:8000/v1"
-    api_key: str | None = None
-    model_name: str | None = None
-    question: str = "你好"
-    tool_question: str = "北京天气怎么样？"
-    max_tokens: int = 128
-    temperature: float = 0.0
-    start_server: bool = False
-    model: str | None = None
+class Config(ModelArgs, GenerationArgs, ServerArgs):
+    max_new_tokens: int = redefault(GenerationArgs, "max_new_tokens", 128)
+    temperature: float = redefault(GenerationArgs, "temperature", 0.0)
+    model_name: str | None = arg(None, "model id to ask the server for (default: the first it serves)",
+                                 group="client")
+    question: str = arg("你好", "question for the plain and streamed answers", group="client")
+    tool_question: str = arg("北京天气怎么样？", "question that needs a tool", group="client")
+    start_server: bool = arg(False, "start openai_api.py in this process even when --base-url is given "
+                                    "(without --base-url it is started anyway; --model etc. pick its model)",
+                             group="client")
 
 
 def main(cfg: Config) -> dict:
@@ -39,12 +40,20 @@ def main(cfg: Config) -> dict:
 
     from ch03_gradio.openai_api import server_url
 
-    with server_url(None if cfg.start_server else cfg.base_url, model=cfg.model, api_key=cfg.api_key) as url:
+    from common.cli import apply_threads
+
+    start = cfg.start_server or not cfg.base_url
+    if start:
+        apply_threads(cfg)
+    api_key = cfg.api_key or os.environ.get("CHATGLM3_API_KEY") or os.environ.get("OPENAI_API_KEY")
+    with server_url(None if start else cfg.base_url, model=cfg.model, precision=cfg.precision, device=cfg.device,
+                    api_key=api_key) as url:
         base_url = url + "/v1"
-        client = OpenAI(base_url=base_url, api_key=cfg.api_key or os.environ.get("CHATGLM3_API_KEY") or "EMPTY")
+        client = OpenAI(base_url=base_url, api_key=api_key or "EMPTY")
         model = cfg.model_name or client.models.list().data[0].id
         print(f"server {base_url}, model {model}")
-        common = dict(model=model, max_tokens=cfg.max_tokens, temperature=cfg.temperature)
+        common = dict(model=model, max_tokens=cfg.max_new_tokens, temperature=cfg.temperature, top_p=cfg.top_p,
+                      seed=cfg.seed, extra_body={"repetition_penalty": cfg.repetition_penalty})
 
         # 1) 普通调用 one answer
         messages = [{"role": "user", "content": cfg.question}]
@@ -92,17 +101,4 @@ def main(cfg: Config) -> dict:
 
 
 if __name__ == "__main__":
-    d = Config()
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--base-url", default=d.base_url, help="OpenAI-compatible API base URL (ends in /v1)")
-    parser.add_argument("--api-key", default=d.api_key, help="API key (default: $CHATGLM3_API_KEY, else 'EMPTY')")
-    parser.add_argument("--model-name", default=d.model_name, help="model id to ask for (default: the first served)")
-    parser.add_argument("--question", default=d.question, help="question for the plain and streamed answers")
-    parser.add_argument("--tool-question", default=d.tool_question, help="question that needs a tool")
-    parser.add_argument("--max-tokens", type=int, default=d.max_tokens, help="max tokens per answer")
-    parser.add_argument("--temperature", type=float, default=d.temperature, help="0 = greedy (reproducible)")
-    parser.add_argument("--start-server", action="store_true",
-                        help="start openai_api.py in this process first (then --model picks the model)")
-    parser.add_argument("--model", default=d.model,
-                        help="with --start-server: model folder (default: $CHATGLM3_MODEL or the demo model)")
-    main(Config(**vars(parser.parse_args())))
+    run(main, Config, __doc__)

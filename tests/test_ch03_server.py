@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import math
+import socket
 import threading
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -36,7 +38,8 @@ def scripted_model():
 def server(scripted_model):
     from ch03_gradio.openai_api import Config, start_in_thread
     handle = start_in_thread(Config(model=str(scripted_model), port=0, api_key=KEY, log_level="warning",
-                                    max_batch_size=8, max_body_mb=0.05, max_tokens_limit=4096))
+                                    max_batch_size=8, max_body_mb=0.05, max_tokens_limit=4096,
+                                    header_timeout=1.0, body_timeout=1.0))
     yield handle
     handle.stop()
 
@@ -380,7 +383,7 @@ def test_batched_greedy_equals_alone_and_per_request_settings(server, client):
 
 def test_bench_and_client_demo_scripts(server):
     from ch03_gradio import bench_server, openai_client_demo
-    res = bench_server.main(bench_server.Config(url=server.url, api_key=KEY, compare=True, concurrency=4,
+    res = bench_server.main(bench_server.Config(base_url=server.url + "/v1", api_key=KEY, compare=True, concurrency=4,
                                                 max_tokens=6))
     assert res["sequential"]["completed"] == 4 and res["concurrent"]["completed"] == 4
     assert res["concurrent"]["output_tokens"] == 24 and res["ratio"] > 0
@@ -412,8 +415,350 @@ def test_demo_model_tool_round_trip_through_the_server():
     if not (DEMO_MODEL_DIR / "config.json").is_file():
         pytest.skip("built-in demo model not built yet")
     from ch03_gradio import openai_client_demo
-    out = openai_client_demo.main(openai_client_demo.Config(start_server=True, model=str(DEMO_MODEL_DIR),
-                                                            max_tokens=64))
+    out = openai_client_demo.main(openai_client_demo.Config(model=str(DEMO_MODEL_DIR),
+                                                            max_new_tokens=64))
     assert out["answer"] and out["streamed"] == out["answer"]
     assert out["tool_calls"] and out["tool_calls"][0]["name"] == "get_weather"
     assert out["tool_answer"]
+
+
+# ============================================================================================== hardening
+# Each reproduction of the security review gets a 4xx (or a correct 200), never a 5xx; see tests/fuzz/ for the fuzzer.
+def post(server, path, body, headers=None) -> httpx.Response:
+    h = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json", **(headers or {})}
+    content = body if isinstance(body, (bytes, str)) else json.dumps(body, ensure_ascii=False)
+    return httpx.post(server.url + path, content=content, headers=h, timeout=60)
+
+
+def _nested(depth: int):
+    value: Any = 1
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
+def _with_call(arguments, legacy=False) -> dict:
+    call = {"name": "get_weather", "arguments": arguments}
+    if legacy:
+        return {"functions": [t["function"] for t in DEMO_TOOLS], "messages": [
+            {"role": "user", "content": "北京天气"}, {"role": "assistant", "content": None, "function_call": call},
+            {"role": "function", "name": "get_weather", "content": "{}"}]}
+    return {"tools": DEMO_TOOLS, "messages": [
+        {"role": "user", "content": "北京天气"},
+        {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function", "function": call}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "{}"}]}
+
+
+HOSTILE_REQUESTS = [   # (path, body) -> 400 each
+    ("/v1/chat/completions", _with_call('{"x": 1' + "0" * 5000 + "}")),          # int-digit limit
+    ("/v1/chat/completions", _with_call("[" * 40_000)),                          # recursion in json
+    ("/v1/chat/completions", _with_call(json.dumps(_nested(300)))),              # recursion in format_tool_call
+    ("/v1/chat/completions", _with_call(_nested(300))),                          # arguments as a deep object
+    ("/v1/chat/completions", _with_call('{"x": 1' + "0" * 5000 + "}", legacy=True)),
+    ("/v1/chat/completions", _with_call('{"class": 1}')),                       # not writable as tool_call(...)
+    ("/v1/chat/completions", _with_call('{"x": NaN}')),
+    ("/v1/chat/completions", b'{"messages": [{"role": "user", "content": "\\ud800"}]}'),   # lone surrogate
+    ("/v1/chat/completions", b'{"messages": [{"role": "user", "content": "x"}], "temperature": NaN}'),
+    ("/v1/chat/completions", b'{"messages": [{"role": "user", "content": "x"}], "seed": 1' + b"0" * 5000 + b"}"),
+    ("/v1/chat/completions", b'{"messages": [{"role": "user", "content": "x"}], "top_p": 1e999}'),
+    ("/", b'{"prompt": "x", "history": [{"role": "user", "content": "a", "metadata": NaN}]}'),
+    ("/", b'{"prompt": "\\udfff"}'),
+    ("/", {"prompt": "x", "history": [{"role": "system", "content": "s", "tools": "not a list"}]}),
+    ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}] * 600}),          # --max-messages
+    ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "n": 5}),        # --max-n
+    ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "stop": ["y" * 300]}),
+    ("/v1/embeddings", {"input": [[5]] * 2049}),                                    # --max-embedding-inputs
+]
+
+
+@pytest.mark.parametrize("path, body", HOSTILE_REQUESTS, ids=[f"hostile{i}" for i in range(len(HOSTILE_REQUESTS))])
+def test_hostile_requests_get_400(server, path, body):
+    r = post(server, path, body)
+    assert r.status_code == 400, r.text
+    assert set(r.json()["error"]) == {"message", "type", "param", "code"}
+
+
+def test_length_checks_come_before_any_model_work(server):
+    """A prompt longer than the context with tool_choice 'required' and 2 tools is refused before the tool names
+    are scored (that scoring used to run the model on the whole prompt first)."""
+    before = dict(server.engine.stats)
+    r = post(server, "/v1/chat/completions", {"messages": [{"role": "user", "content": "x" * 24_000}],
+                                               "tools": DEMO_TOOLS, "tool_choice": "required"})
+    assert r.status_code == 400 and r.json()["error"]["code"] == "context_length_exceeded"
+    after = server.engine.stats
+    assert (after["jobs"], after["prefills"], after["requests"]) == \
+        (before["jobs"], before["prefills"], before["requests"])
+
+
+def test_extreme_sampling_values_fail_no_neighbour(server, client):
+    """temperature 1e-40 / 5e-324 and repetition_penalty 1e-300 used to put inf/nan into torch.multinomial and fail
+    every request of the batch with a 500; now they are clamped, and a broken row would fail alone."""
+    def greedy():
+        return chat(client, "你好", max_tokens=8, extra_body={"ignore_eos": True}).choices[0].message.content
+
+    alone = greedy()
+    bodies = [{"temperature": 1e-40}, {"temperature": 5e-324}, {"repetition_penalty": 1e-300, "temperature": 1.0},
+              {"temperature": 1e-300, "repetition_penalty": 1e-300}, None]
+
+    def send(extra):
+        if extra is None:
+            return greedy()
+        return post(server, "/v1/chat/completions", {"messages": [{"role": "user", "content": "你好"}],
+                                                      "max_tokens": 8, "ignore_eos": True, **extra})
+
+    results = _parallel(send, bodies)
+    assert results[-1] == alone
+    for r in results[:-1]:
+        assert r.status_code == 200, r.text
+
+
+def test_a_row_that_cannot_be_sampled_fails_alone(server):
+    from ch03_gradio.server.engine import SamplingParams, Sequence
+    engine = server.engine
+    ids = engine.tokenizer.build_chat_ids("你好")
+    good = Sequence(ids, SamplingParams(max_tokens=4, temperature=0, ignore_eos=True))
+    bad = Sequence(ids, SamplingParams(max_tokens=4, temperature=1.0, ignore_eos=True, top_k="x"))  # breaks sampling
+    for s in (bad, good):
+        engine.submit(s)
+    deadline = time.time() + 30
+    while not (good.finished and bad.finished) and time.time() < deadline:
+        time.sleep(0.02)
+    assert bad.finish_reason == "error" and "sampling failed" in bad.error
+    assert good.finish_reason == "length" and len(good.output_ids) == 4
+
+
+def test_embeddings_run_in_chunks_between_decode_steps(server):
+    """A large embeddings request no longer holds the engine: a short chat that arrives after it is answered
+    while the embeddings are still being computed (chunks interleave with decode steps)."""
+    embedder = server.app.state.settings.embedder
+    engine = server.engine
+    inputs = ["x" * 400] * 100                      # 100 inputs of ~400 tokens, 2 per chunk below
+    old, embedder.chunk_tokens = embedder.chunk_tokens, 1000
+    try:
+        n_chunks = len(embedder.chunks([[1] * 401] * 100))
+        jobs0 = engine.stats["jobs"]
+        box = {}
+        t = threading.Thread(target=lambda: box.setdefault("r", post(server, "/v1/embeddings", {"input": inputs})))
+        t.start()
+        deadline = time.time() + 30
+        while engine.stats["jobs"] == jobs0 and time.time() < deadline:
+            time.sleep(0.005)
+        r = post(server, "/v1/chat/completions", {"messages": [{"role": "user", "content": "你好"}],
+                                                   "max_tokens": 4, "temperature": 0, "ignore_eos": True})
+        jobs_when_answered = engine.stats["jobs"] - jobs0
+        t.join(60)
+    finally:
+        embedder.chunk_tokens = old
+    assert r.status_code == 200 and box["r"].status_code == 200 and len(box["r"].json()["data"]) == 100
+    assert jobs_when_answered < n_chunks
+
+
+def test_post_root_accepts_json_without_content_type(server):
+    """The book's `curl ... -d '{"prompt": ...}'` sends no JSON content type (curl says form-urlencoded)."""
+    body = json.dumps({"prompt": "你好", "history": [], "temperature": 0}).encode()
+    for headers in ({}, {"Content-Type": "application/x-www-form-urlencoded"}):
+        r = httpx.post(server.url + "/", content=body, headers={"Authorization": f"Bearer {KEY}", **headers})
+        assert r.status_code == 200 and r.json()["response"] == GREETING, r.text
+
+
+def test_docs_closed_with_a_key_unless_public_docs(server):
+    from fastapi.testclient import TestClient
+
+    from ch03_gradio.server.app import ServerSettings, create_app
+    with_key = TestClient(create_app(server.engine, ServerSettings(api_key="k")))
+    assert with_key.get("/docs").status_code == 401 and with_key.get("/openapi.json").status_code == 401
+    assert with_key.get("/docs", headers={"Authorization": "Bearer k"}).status_code == 200
+    public = TestClient(create_app(server.engine, ServerSettings(api_key="k", public_docs=True)))
+    assert public.get("/openapi.json").status_code == 200
+    assert TestClient(create_app(server.engine, ServerSettings())).get("/docs").status_code == 200
+    assert TestClient(create_app(server.engine, ServerSettings(public_docs=False))).get("/docs").status_code == 404
+
+
+# ---------------------------------------------------------------------------------------------- slow clients
+def _raw(server) -> socket.socket:
+    host, port = server.url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=15)
+    return sock
+
+
+def _closed_by_server(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection (socket timeout: it never closed)."""
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+
+
+def test_idle_and_trickling_connections_are_closed(server):
+    with _raw(server) as idle:                            # connects, sends nothing
+        assert _closed_by_server(idle) == b""
+    with _raw(server) as slow:                            # a request head at one byte per 0.3 s
+        head = b"GET /health HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 200
+        try:
+            for i in range(len(head)):
+                slow.sendall(head[i:i + 1])
+                time.sleep(0.3)
+            raise AssertionError("the server kept a trickling connection for a minute")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+
+@pytest.mark.parametrize("body", [b"", b'{"messages": '])   # stalled body / body shorter than its Content-Length
+def test_slow_or_short_bodies_get_408_and_a_close(server, body):
+    with _raw(server) as sock:
+        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + KEY.encode() +
+                     b"\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n" + body)
+        reply = _closed_by_server(sock)
+    assert reply.startswith(b"HTTP/1.1 408") and b"request_timeout" in reply
+
+
+# ---------------------------------------------------------------------------------------------- model output
+def _scripted_app(scripted_model, replies):
+    from fastapi.testclient import TestClient
+
+    from ch03_gradio.server.app import ServerSettings, create_app
+    from ch03_gradio.server.scripted import ScriptedEngine
+    from common.chatglm3 import load_tokenizer
+    return TestClient(create_app(ScriptedEngine(load_tokenizer(scripted_model), replies), ServerSettings()))
+
+
+def _strict(text: str):
+    def no_constant(name):
+        raise AssertionError(f"{name} in a response")
+    return json.loads(text, parse_constant=no_constant)
+
+
+CALL = "get_weather\n```python\ntool_call(city_name={})\n```"
+UNRENDERABLE = [CALL.format("0x" + "f" * 4000), CALL.format("'\\ud800'"), CALL.format("1e999"),
+                CALL.format("-1e999"), CALL.format("{'a': 1, 'a': 2}"), CALL.format("ｔｒｕｅ"),
+                "，天气温℃，湿度据℃， get_weather\n```python\ntool_call(city_name='北京')\n```",   # undeclared name
+                "ｇｅｔ_weather\n```python\ntool_call(city_name='北京')\n```",
+                "get_weather\n```python\nｔｏｏｌ_ｃａｌｌ(city_name='北京')\n```",
+                "get_weather\n```python\ntool_call(city_name='北京', city_name='上海')\n```"]
+
+
+@pytest.mark.parametrize("reply", UNRENDERABLE, ids=[f"out{i}" for i in range(len(UNRENDERABLE))])
+def test_model_output_that_is_no_valid_call_comes_back_as_text(scripted_model, reply):
+    client = _scripted_app(scripted_model, [reply])
+    body = {"messages": [{"role": "user", "content": "北京天气"}], "tools": DEMO_TOOLS}
+    r = client.post("/v1/chat/completions", json=body)
+    assert r.status_code == 200, r.text
+    msg = _strict(r.text)["choices"][0]["message"]
+    assert "tool_calls" not in msg and msg["content"] == reply.strip()
+    with client.stream("POST", "/v1/chat/completions", json={**body, "stream": True}) as s:
+        lines = [line for line in s.iter_lines() if line.startswith("data: ")]
+    assert lines[-1] == "data: [DONE]"
+    chunks = [_strict(line[6:]) for line in lines[:-1]]
+    assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks) == reply.strip()
+    assert not any(c["choices"][0]["delta"].get("tool_calls") for c in chunks)
+    assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
+
+
+def test_a_declared_valid_call_still_is_a_call(scripted_model):
+    client = _scripted_app(scripted_model, [CALL.format("'北京'")])
+    r = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "x"}], "tools": DEMO_TOOLS})
+    call = r.json()["choices"][0]["message"]["tool_calls"][0]["function"]
+    assert call == {"name": "get_weather", "arguments": '{"city_name": "北京"}'}
+    r = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "x"}],
+                                                  "tools": [t for t in DEMO_TOOLS if t["function"]["name"] == "track"]})
+    assert "tool_calls" not in r.json()["choices"][0]["message"]       # get_weather is not declared here
+
+
+# ---------------------------------------------------------------------------------------------- the parser
+def test_parser_rejects_what_strict_json_cannot_carry():
+    from common.toolcall import ToolCallError, parse_tool_call
+    for bad in ["ｔｏｏｌ_ｃａｌｌ(ｘ=1)", "tool_call(ｘ=1)", "tool_call(x=ｔｒｕｅ)", "tool_call(x=1e999)",
+                "tool_call(x=-1e999)", "tool_call(x=0x" + "f" * 5000 + ")", "tool_call(x='\\ud800')",
+                "tool_call(x={'a': 1, 'a': 2})", "tool_call(x={1: 2})", "tool_call(x=[" * 40 + "]" * 40 + ")"]:
+        with pytest.raises(ToolCallError):
+            parse_tool_call(bad)
+    assert parse_tool_call("tool_call(城市='北京', x=2**0 if False else 1)" .split(", x=")[0] + ")") == {"城市": "北京"}
+
+
+def test_format_writes_only_what_parse_reads():
+    from common.toolcall import ToolCallError, format_tool_call
+    for bad in [{"class": 1}, {"x": float("nan")}, {"x": float("inf")}, {"ｘ": 1}, {"x": {1: 2}}, {"x": "\ud800"},
+                {"x": 2 ** 300}, {"x": _nested(40)}, {"x": object()}]:
+        with pytest.raises(ToolCallError):
+            format_tool_call(bad)
+
+
+def test_format_parse_round_trip_property():
+    hypothesis = pytest.importorskip("hypothesis")
+    from hypothesis import strategies as st
+
+    from common.toolcall import ToolCallError, arguments_json, format_tool_call, parse_tool_call
+    scalars = (st.none() | st.booleans() | st.integers(-2 ** 300, 2 ** 300) | st.floats(allow_nan=True) |
+               st.text(st.characters(), max_size=8))
+    values = st.recursive(scalars, lambda v: st.lists(v, max_size=3) | st.dictionaries(
+        st.text(st.characters(), max_size=4) | st.integers(0, 3), v, max_size=3), max_leaves=12)
+    names = st.text(st.characters(), min_size=1, max_size=6) | st.sampled_from(["class", "x", "ｘ", "城市", "_"])
+
+    @hypothesis.settings(max_examples=150, deadline=None, derandomize=True, database=None)
+    @hypothesis.given(st.dictionaries(names, values, max_size=4))
+    def check(params):
+        try:
+            text = format_tool_call(params)
+        except ToolCallError:
+            return
+        assert parse_tool_call(text) == params
+        assert json.loads(arguments_json(params)) == params
+
+    check()
+
+
+def test_invalid_calls_are_logged_not_warned(caplog):
+    """2,000 distinct invalid calls used to leave 2,000 entries in the warnings registry (+38 MB)."""
+    import warnings
+
+    from common.chatglm3 import process_response
+    from common.prompts import tool_system_message
+    hist = [tool_system_message(example_tools())]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for i in range(2000):
+            content, _ = process_response(f"get_weather\n```python\ntool_call(x=y{i})\n```", hist)
+            assert isinstance(content, str)
+    assert caught == [] and any("returned as text" in r.getMessage() for r in caplog.records)
+
+
+class _Force:
+    """Logits processor that makes a (random tiny) model write exactly ``ids``: a scripted model for chat()."""
+
+    def __init__(self, ids, prompt_len):
+        self.ids, self.prompt_len = ids, prompt_len
+
+    def __call__(self, input_ids, scores):
+        import torch
+        step = input_ids.shape[1] - self.prompt_len
+        forced = torch.full_like(scores, -1e9)
+        forced[:, self.ids[min(step, len(self.ids) - 1)]] = 0.0
+        return forced
+
+
+@pytest.mark.parametrize("name", ["track", "天气 get_weather"])
+def test_chat_and_stream_chat_return_undeclared_calls_as_text(tiny_model, tiny_tokenizer, name):
+    """The demo model once wrote a call named '，天气温℃，湿度据℃， get_weather': a name that is not among the
+    declared tools is no tool call, in chat() and stream_chat() as in the server."""
+    from transformers import LogitsProcessorList
+
+    from common.chatglm3 import chat, stream_chat
+    from common.prompts import tool_system_message
+    from common.toolcall import fenced_tool_call
+    t = tiny_tokenizer
+    declared = "get_weather" if name == "track" else "track"
+    history = [tool_system_message(example_tools(declared))]
+    text = f"{name}\n" + fenced_tool_call({"city_name": "北京"})
+    ids = t.sp.encode(text) + [2]
+    plen = len(t.build_chat_ids("北京天气", history))
+    lp = LogitsProcessorList([_Force(ids, plen)])
+    r, hist = chat(tiny_model, t, "北京天气", history=history, max_new_tokens=len(ids) + 2, logits_processor=lp,
+                   do_sample=False)
+    assert isinstance(r, str) and r == t.decode(t.sp.encode(text)).strip() and hist[-1]["metadata"] == ""
+    last = None
+    for last, _ in stream_chat(tiny_model, t, "北京天气", history=history, max_new_tokens=len(ids) + 2,
+                               logits_processor=LogitsProcessorList([_Force(ids, plen)]), do_sample=False):
+        pass
+    assert last == r

@@ -143,7 +143,7 @@ class BatchEngine:
         self._mask: torch.Tensor | None = None      # [B, T] 1 = real token in the cache
         self._next_pos: torch.Tensor | None = None  # [B] position id of the next input token
         self._last: torch.Tensor | None = None      # [B] token to feed next
-        self.stats = {"steps": 0, "tokens": 0, "prefills": 0, "requests": 0, "max_batch_seen": 0}
+        self.stats = {"steps": 0, "tokens": 0, "prefills": 0, "requests": 0, "max_batch_seen": 0, "jobs": 0}
 
     # ------------------------------------------------------------------ public API
     def start(self) -> "BatchEngine":
@@ -201,6 +201,7 @@ class BatchEngine:
                     jobs = [self._jobs.popleft()] if self._jobs else []
                     admit = self._take_waiting()
                 for fn, fut in jobs:
+                    self.stats["jobs"] += 1
                     if fut.set_running_or_notify_cancel():
                         try:
                             fut.set_result(fn(self.model))

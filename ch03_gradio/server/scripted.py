@@ -8,18 +8,26 @@ as the server and the web demos build them (``messages_to_history`` -> ``prompt_
 HTTP server, the real ``openai`` client and a real browser sees a real model produce a real tool call.
 
     python -m ch03_gradio.server.scripted      # writes outputs/ch03/scripted-model and prints its replies
+
+:class:`ScriptedEngine` goes one step further for tests of the server's *output* path: a stand-in for
+``BatchEngine`` whose "generation" is whatever text the test hands it (a call with a 5,000-digit hex number, an
+undeclared tool name ...), so every rendering rule is checked through real HTTP, streaming included.
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
 import shutil
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 
+from common.cli import arg, run
 from common.openai_protocol import messages_to_history, prompt_ids, tools_to_chatglm
 from common.toolcall import fenced_tool_call
 
@@ -127,7 +135,54 @@ def scripted_checkpoint(out_dir: str | Path | None = None, max_steps: int = 600)
     return out
 
 
-def main(cfg: argparse.Namespace) -> dict:
+class ScriptedEngine:
+    """A stand-in for :class:`~ch03_gradio.server.engine.BatchEngine` that "generates" scripted text at once.
+
+    ``reply(prompt_ids) -> str`` decides the output of each request (default: the next item of ``replies``,
+    cycling). It has the engine's interface as far as ``app.create_app`` uses it (``tokenizer``, ``max_context``,
+    ``submit``, ``run_exclusive``, ``load``, ``stop``); no model is run."""
+
+    def __init__(self, tokenizer, replies: list[str] | None = None, reply: Callable[[list[int]], str] | None = None,
+                 max_context: int = 2048):
+        self.tokenizer, self.max_context = tokenizer, max_context
+        self.replies, self.reply = list(replies or ["你好"]), reply
+        self.model = None
+        self.stats = {"steps": 0, "tokens": 0, "prefills": 0, "requests": 0, "max_batch_seen": 0, "jobs": 0}
+        self._lock = threading.Lock()
+
+    def start(self) -> "ScriptedEngine":
+        return self
+
+    def stop(self, timeout: float = 0) -> None:
+        pass
+
+    def load(self) -> dict:
+        return {"running": 0, "waiting": 0, **self.stats}
+
+    def run_exclusive(self, fn) -> Future:
+        fut: Future = Future()
+        fut.set_exception(RuntimeError("the scripted engine has no model"))
+        return fut
+
+    def submit(self, seq):
+        with self._lock:
+            text = self.reply(seq.prompt_ids) if self.reply else self.replies[self.stats["requests"] % len(self.replies)]
+            self.stats["requests"] += 1
+        seq.output_ids = self.tokenizer.encode(text, add_special_tokens=False)[:seq.params.max_tokens]
+        seq.text = text
+        self.stats["tokens"] += len(seq.output_ids)
+        seq.finish_reason = "stop"
+        seq._notify()
+        return seq
+
+
+@dataclass
+class Config:
+    out_dir: str | None = arg(None, "where to write it (default: outputs/ch03/scripted-model)")
+    max_steps: int = arg(600, "training steps at most")
+
+
+def main(cfg: Config) -> dict:
     from common.chatglm3 import load_model_and_tokenizer
 
     from .chat_client import scripted_dialogues
@@ -147,7 +202,4 @@ def main(cfg: argparse.Namespace) -> dict:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--out-dir", default=None, help="where to write it (default: outputs/ch03/scripted-model)")
-    parser.add_argument("--max-steps", type=int, default=600, help="training steps at most")
-    main(parser.parse_args())
+    run(main, Config, __doc__)
