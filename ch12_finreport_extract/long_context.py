@@ -2,7 +2,7 @@
 given to the model in one prompt.
 
     python ch12_finreport_extract/long_context.py                                  # demo model, bundled 海翔药业 report
-    python ch12_finreport_extract/long_context.py --section 合并利润表 --question "2019年的营业收入是多少元？"
+    python ch12_finreport_extract/long_context.py --section 合并资产负债表 合并利润表 --question "2019年的营业收入是多少元？"
     python ch12_finreport_extract/long_context.py --model models/chatglm3-6b-32k --device cuda --precision bf16
 
 1. Token count of the whole report and of each section with the model's tokenizer (the real ChatGLM3 tokenizer
@@ -92,8 +92,8 @@ def count_tokens(tokenizer, text: str, chunk: int = 20000) -> int:
 @dataclass
 class Config(ModelArgs, GenerationArgs):
     report: str = arg(str(DEFAULT_REPORT.relative_to(DATA_DIR.parent)), "an alltxt (.txt/.txt.gz) or PDF report")
-    section: str = arg("员工情况", f"the section to give the model, one of {list(SECTION_PATTERNS)}",
-                       choices=tuple(SECTION_PATTERNS))
+    section: list[str] = arg(["员工情况"], f"the section(s) to give the model, of {list(SECTION_PATTERNS)}",
+                             choices=tuple(SECTION_PATTERNS))
     question: str = arg("根据上面的年报内容，公司在职员工的数量合计是多少人？", "the question asked after the section")
     generate: bool = arg(True, "run the model on the section (--no-generate: only count and print memory)")
 
@@ -126,9 +126,10 @@ def main(cfg: Config) -> dict:
     result = {"tokens": total, "section_tokens": counts, "seq_length": seq, "memory": memory_table(model_cfg)}
     if not cfg.generate:
         return result
-    if cfg.section not in sections:
-        raise UserError(f"section {cfg.section} not found in {path.name}; found {list(sections)}")
-    passage = section_text(rows, sections[cfg.section])
+    lost = [name for name in cfg.section if name not in sections]
+    if lost:
+        raise UserError(f"section {lost} not found in {path.name}; found {list(sections)}")
+    passage = "\n\n".join(section_text(rows, sections[name]) for name in cfg.section)
     from common.cli import model_from_args, sampling_kwargs
     from common.chatglm3 import chat
     budget = seq - cfg.max_new_tokens - 64 - count_tokens(tok, cfg.question)
@@ -145,7 +146,8 @@ def main(cfg: Config) -> dict:
     reply, _ = chat(model, tok, prompt, max_length=seq, **gen)
     dt = time.perf_counter() - t0
     n_prompt = len(tok.build_chat_input(prompt)["input_ids"][0])
-    print(f"\nprompt: {n_prompt:,} tokens ({cfg.section}, page {sections[cfg.section].page}); answer in {dt:.1f} s:")
+    where = ", ".join(f"{name} p{sections[name].page}" for name in cfg.section)
+    print(f"\nprompt: {n_prompt:,} tokens ({where}); answer in {dt:.1f} s:")
     print(reply)
     if is_demo_model(model_dir):
         print("[demo model] the answer is a stand-in: the tiny demo model cannot read a report; the token counts and "
