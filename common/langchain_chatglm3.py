@@ -165,6 +165,16 @@ def _cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
     return (text[:cut], True) if cut >= 0 else (text, False)
 
 
+def _hold_back(text: str, stops: Sequence[str]) -> str:
+    """``text`` without a tail that may still grow into a stop string (streaming must not emit it yet)."""
+    for s in stops:
+        for k in range(min(len(s) - 1, len(text)), 0, -1):
+            if text.endswith(s[:k]):
+                text = text[:-k]
+                break
+    return text
+
+
 def _score_tool_names(model, ids: list[int], cands: list[list[int]]) -> int:
     """Index of the tool name the model itself finds most likely after ``<|assistant|>`` (tool_choice=required
     with several tools; the chapter-3 server decides the same way)."""
@@ -274,7 +284,7 @@ class _InProcess:
             if hit:
                 finish = "stop"
                 break  # closing the generator stops generation at the next token
-            yield from self._events(parser.feed(prefix + text, final=False))
+            yield from self._events(parser.feed(prefix + _hold_back(text, stops), final=False))
             if ended:
                 break
         yield from self._events(parser.feed(prefix + text, final=True))
@@ -475,6 +485,17 @@ class _ChatGLM3Params(BaseModel):
         stops = list(stop) if stop is not None else list(self.stop or [])
         return [s for s in stops if s]
 
+    def _display_name(self) -> str:
+        """A short model name for traces: the server model id, or the model folder's name (never a full path)."""
+        if self.model_name:
+            return self.model_name
+        if self.base_url:
+            return self._server_model or "chatglm3"
+        if self.loaded_model is not None:
+            path = getattr(self.loaded_model, "load_report", {}).get("path")
+            return os.path.basename(str(path).rstrip("/")) if path else "chatglm3"
+        return os.path.basename(str(self.model_path).rstrip("/")) if self.model_path else "chatglm3"
+
     def _ident(self) -> dict[str, Any]:
         where = {"base_url": self.base_url, "model": self.model_name} if self.base_url else {
             "model_path": self.model_path or ("<loaded>" if self.loaded_model is not None else "<resolved>"),
@@ -595,7 +616,7 @@ class ChatGLM3ChatModel(_ChatGLM3Params, BaseChatModel):
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any):
         params = super()._get_ls_params(stop=stop, **kwargs)
         params["ls_provider"] = "chatglm3"
-        params["ls_model_name"] = self.model_name or (self.base_url and "server") or (self.model_path or "chatglm3")
+        params["ls_model_name"] = kwargs.get("model") or self._display_name()
         return params
 
     def bind_tools(self, tools: Sequence[dict[str, Any] | type | Callable | Any], *,
@@ -609,14 +630,15 @@ class ChatGLM3ChatModel(_ChatGLM3Params, BaseChatModel):
         return super().bind(tools=formatted, **extra, **kwargs)
 
     # ------------------------------------------------------------------ helpers
-    def _split(self, messages: list[BaseMessage], kwargs: dict) -> tuple[list[dict], list[dict], Any]:
+    def _split(self, messages: list[BaseMessage], kwargs: dict) -> tuple[list[dict], list[dict], Any, Any]:
         tools = [tool_to_openai(t) for t in (kwargs.pop("tools", None) or [])]
         choice = kwargs.pop("tool_choice", None)
         if choice is not None and not (isinstance(choice, dict) or choice in ("none", "required")):
             choice = _normalize_tool_choice(choice, [t["function"]["name"] for t in tools])
         kwargs.pop("ls_structured_output_format", None)
+        override = kwargs.pop("model", None)  # a per-call model id (server requests)
         kwargs.pop("parallel_tool_calls", None)
-        return convert_to_openai_messages(messages), tools, choice
+        return convert_to_openai_messages(messages), tools, choice, override
 
     def _message(self, result: dict) -> AIMessage:
         calls, invalid = [], []
@@ -629,7 +651,7 @@ class ChatGLM3ChatModel(_ChatGLM3Params, BaseChatModel):
             except ValueError as exc:
                 invalid.append(invalid_tool_call(name=name, args=args, id=call_id, error=str(exc)))
         meta = {"finish_reason": result["finish_reason"],
-                "model_name": result.get("model_name") or self.model_name or "chatglm3",
+                "model_name": result.get("model_name") or self._display_name(),
                 "model_provider": "chatglm3"}
         return AIMessage(content=result["content"], tool_calls=calls, invalid_tool_calls=invalid,
                          usage_metadata=_usage(result["usage"]), response_metadata=meta)
@@ -658,12 +680,12 @@ class ChatGLM3ChatModel(_ChatGLM3Params, BaseChatModel):
         if self.streaming:
             from langchain_core.language_models.chat_models import generate_from_stream
             return generate_from_stream(self._stream(messages, stop, run_manager, **kwargs))
-        msgs, tools, choice = self._split(messages, kwargs)
+        msgs, tools, choice, override = self._split(messages, kwargs)
         params, stops = self._params(kwargs), self._stops(stop)
         if self.in_process:
             result = self._local().generate(msgs, tools, choice, params, stops)
         else:
-            body = _server_payload(self._model_id(), msgs, tools, choice, params, stops)
+            body = _server_payload(override or self._model_id(), msgs, tools, choice, params, stops)
             try:
                 result = _result_from_completion(self._client().chat.completions.create(**body))
             except Exception as exc:
@@ -673,12 +695,12 @@ class ChatGLM3ChatModel(_ChatGLM3Params, BaseChatModel):
 
     def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
                 run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
-        msgs, tools, choice = self._split(messages, kwargs)
+        msgs, tools, choice, override = self._split(messages, kwargs)
         params, stops = self._params(kwargs), self._stops(stop)
         if self.in_process:
-            events, name = self._local().stream(msgs, tools, choice, params, stops), self.model_name or "chatglm3"
+            events, name = self._local().stream(msgs, tools, choice, params, stops), self._display_name()
         else:
-            name = self._model_id()
+            name = override or self._model_id()
             events = self._server_stream(_server_payload(name, msgs, tools, choice, params, stops))
         for ev in events:
             chunk = self._chunk(ev, name)
@@ -702,9 +724,9 @@ class ChatGLM3ChatModel(_ChatGLM3Params, BaseChatModel):
                          run_manager: AsyncCallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
         if self.in_process or self.streaming:
             return await super()._agenerate(messages, stop, run_manager, **kwargs)
-        msgs, tools, choice = self._split(messages, kwargs)
+        msgs, tools, choice, override = self._split(messages, kwargs)
         params, stops = self._params(kwargs), self._stops(stop)
-        body = _server_payload(await self._amodel_id(), msgs, tools, choice, params, stops)
+        body = _server_payload(override or await self._amodel_id(), msgs, tools, choice, params, stops)
         try:
             result = _result_from_completion(await self._client(True).chat.completions.create(**body))
         except Exception as exc:
@@ -719,9 +741,9 @@ class ChatGLM3ChatModel(_ChatGLM3Params, BaseChatModel):
             async for chunk in super()._astream(messages, stop, run_manager, **kwargs):
                 yield chunk
             return
-        msgs, tools, choice = self._split(messages, kwargs)
+        msgs, tools, choice, override = self._split(messages, kwargs)
         params, stops = self._params(kwargs), self._stops(stop)
-        name = await self._amodel_id()
+        name = override or await self._amodel_id()
         body = _server_payload(name, msgs, tools, choice, params, stops)
         try:
             stream = await self._client(True).chat.completions.create(**body, stream=True,
