@@ -111,15 +111,23 @@ def _basic(rows: list[dict], sections: dict[str, Section], res: _Result) -> None
     part = rows[lo:hi]
     basic = [f for f in FIELDS if f.group == "basic"]
     for table in rebuild_table_rows(part):
-        for trow in table:
+        for k, trow in enumerate(table):
             cells = trow.cells
-            for i, cell in enumerate(cells[:-1]):
+            header_row = sum(normalize_label(c) in _BASIC_LABELS for c in cells) >= 2 and k + 1 < len(table)
+            for i, cell in enumerate(cells):
                 norm = normalize_label(cell)
                 for f in basic:
-                    if norm in f.synonyms and f.name not in res.fields:
+                    if norm not in f.synonyms or f.name in res.fields:
+                        continue
+                    if header_row and not _looks_like_value(cells[i + 1:]):
+                        # 上交所的「公司股票简况」：表头一行、取值在下一行同一列
+                        below = table[k + 1].cells
+                        value = below[i] if i < len(below) else ""
+                    else:
                         value = next((c for c in cells[i + 1:] if c.strip()), "")
-                        if value and normalize_label(value) not in _KNOWN:
-                            res.put(f.name, _clean_text(f.name, value), trow.page, "table")
+                    value = _clean_text(f.name, value) if value else None
+                    if value and normalize_label(value) not in _KNOWN and _valid(f.name, value):
+                        res.put(f.name, value, trow.page, "table")
     text_rows = [r for r in part if r.get("type") in ("text", "excel")]
     if "电子信箱" not in res.fields:
         for r in text_rows:
@@ -133,6 +141,27 @@ def _basic(rows: list[dict], sections: dict[str, Section], res: _Result) -> None
             if m:
                 res.put("公司网址", m.group(1), r["page"], "regex")
                 break
+
+
+_BASIC_LABELS = {s for f in FIELDS if f.group == "basic" for s in f.synonyms} | {"股票种类", "股票上市交易所",
+                                                                                "变更前股票简称"}
+
+
+def _looks_like_value(cells: list[str]) -> bool:
+    """The next non-empty cell is a value, not another column title."""
+    nxt = next((c for c in cells if c.strip()), "")
+    return bool(nxt) and normalize_label(nxt) not in _BASIC_LABELS and not nxt.endswith(("简称", "代码", "交易所"))
+
+
+def _valid(name: str, value: str) -> bool:
+    """Shape checks that catch a value taken from the wrong cell."""
+    if name == "证券代码":
+        return bool(re.fullmatch(r"[0-9]{6}", value))
+    if name == "电子信箱":
+        return "@" in value
+    if name == "公司网址":
+        return "." in value and not re.search(r"[\u4e00-\u9fff]", value)
+    return True
 
 
 def _count_in(cells: list[str]) -> int | None:
