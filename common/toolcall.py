@@ -25,12 +25,16 @@ import json
 import keyword
 import math
 import unicodedata
+import warnings
 from typing import Any
 
 MAX_CALL_CHARS = 100_000
 MAX_DEPTH = 32
 MAX_INT_BITS = 256          # |int| < 2**256 (78 digits): plenty for ids and amounts, cheap to print
 FENCE_OPEN = "```python"
+SOURCE_NAME = "<tool_call>"
+# the parser warns about odd literals in model output ("invalid decimal literal"): noise, and one line per call
+warnings.filterwarnings("ignore", category=SyntaxWarning, module=SOURCE_NAME)
 
 
 class ToolCallError(ValueError):
@@ -120,7 +124,7 @@ def parse_tool_call(content: str, allowed_names: tuple[str, ...] = ("tool_call",
         raise ToolCallError("empty tool call")
     _check_str(code, "tool call text")
     try:
-        tree = ast.parse(code, mode="eval")
+        tree = ast.parse(code, SOURCE_NAME, mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         raise ToolCallError(f"not a Python call expression: {exc.__class__.__name__}") from None
     src = _Source(code)

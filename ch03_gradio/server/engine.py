@@ -2,7 +2,9 @@
 
 One scheduler thread owns the model. Each loop iteration it
 
-1. admits waiting requests (up to ``max_batch_size`` running rows, ``max_prefill_tokens`` per admission) and
+1. admits waiting requests (up to ``max_batch_size`` running rows — a request that waited more than
+   ``overflow_after`` seconds joins a full batch as an extra row, up to twice that — ``max_prefill_tokens`` per
+   admission, and at most one queued job such as an embeddings chunk per step) and
    *prefills* them together — prompts padded on the left, an attention mask, a fresh KV cache — then samples
    their first token and merges their cache into the running batch (the shorter cache is padded on the left);
 2. runs one *decode* step for all running rows: the last token of every row, one forward pass, per-row sampling
@@ -126,6 +128,10 @@ class BatchEngine:
                  max_prefill_tokens: int = 16384, max_context: int | None = None):
         self.model, self.tokenizer = model, tokenizer
         self.max_batch_size, self.max_waiting = max_batch_size, max_waiting
+        # fairness: when long generations fill all max_batch_size slots, a request that has waited overflow_after
+        # seconds joins anyway (one decode step of 17 rows costs little more than of 16), up to overflow_factor x
+        # max_batch_size rows — so a short request is never stuck behind long ones
+        self.overflow_after, self.overflow_factor = 1.0, 2
         self.max_prefill_tokens = max_prefill_tokens
         cfg = model.config
         self.max_context = max_context or getattr(cfg, "max_position_embeddings", None) or 8192
@@ -227,14 +233,17 @@ class BatchEngine:
 
     def _take_waiting(self) -> list[Sequence]:
         admit: list[Sequence] = []
-        free = self.max_batch_size - len(self.rows)
+        free = self.overflow_factor * self.max_batch_size - len(self.rows)
         longest = 0
+        now = time.perf_counter()
         while self._waiting and len(admit) < free:
             seq = self._waiting[0]
             if seq.cancelled:
                 self._waiting.popleft()
                 self._finish(seq, "cancelled")
                 continue
+            if len(self.rows) + len(admit) >= self.max_batch_size and now - seq.arrival < self.overflow_after:
+                break   # the batch is full: wait a moment for a slot before joining as an extra row
             longest2 = max(longest, len(seq.prompt_ids))
             if admit and longest2 * (len(admit) + 1) > self.max_prefill_tokens:
                 break
