@@ -52,14 +52,20 @@ _REPEATING = {"利息收入", "利息支出", "利息费用", "其他", "小计"
 
 
 # ================================================================================================ reading
-def load_rows(path: str | Path, pages: tuple[int, int] | None = None, workers: int = 1) -> list[dict]:
-    """alltxt rows of a report: read an alltxt file (``.txt``/``.txt.gz``) or convert a PDF (``pdf2alltxt``)."""
+def load_rows(path: str | Path, pages: tuple[int, int] | None = None, whole_pdf: bool = False) -> list[dict]:
+    """alltxt rows of a report: read an alltxt file (``.txt``/``.txt.gz``) or convert a PDF (``pdf2alltxt``) —
+    only the pages extraction needs unless ``whole_pdf`` or ``pages`` is given."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"report {path} does not exist. To fix: pass an alltxt (.txt/.txt.gz) or PDF file; "
                         f"bundled reports are in {REPORTS_DIR.relative_to(DATA_DIR.parent)}/")
     if path.suffix.lower() == ".pdf":
-        from ch12_finreport_extract.pdf2alltxt import pdf_to_rows
+        from ch12_finreport_extract.pdf2alltxt import locate_pages, pdf_to_rows
+        if pages is None and not whole_pdf:
+            # 先用纯文本找到需要的页（公司简介、员工、研发、三张合并报表），只把这些页转成 alltxt
+            page_list = locate_pages(path)
+            if page_list:
+                return pdf_to_rows(path, page_list=page_list)
         return pdf_to_rows(path, pages=pages)
     if is_alltxt(path):
         return read_alltxt(path)
