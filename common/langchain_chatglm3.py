@@ -75,7 +75,8 @@ def normalize_base_url(url: str) -> str:
     return url if parsed.path not in ("", "/") else url + "/v1"
 
 
-def _api_key(value: SecretStr | str | None) -> str:
+def resolve_api_key(value: SecretStr | str | None = None) -> str:
+    """The key given, else $CHATGLM3_API_KEY / $OPENAI_API_KEY, else \"EMPTY\" (servers without auth ignore it)."""
     if isinstance(value, SecretStr):
         value = value.get_secret_value()
     return value or next((os.environ[v] for v in API_KEY_ENV_VARS if os.environ.get(v)), None) or "EMPTY"
@@ -408,6 +409,17 @@ class _ChatGLM3Params(BaseModel):
                                                                       quiet=self.quiet))
         return self._engine
 
+    def model_and_tokenizer(self) -> tuple[Any, Any]:
+        """The in-process (model, tokenizer), loading them on first use (shared; see shared_model_and_tokenizer)."""
+        if not self.in_process:
+            raise ValueError(f"this instance talks to {self.base_url}; it has no in-process model")
+        engine = self._local()
+        return engine.model, engine.tokenizer
+
+    def server_model_id(self) -> str:
+        """The model id sent to the server (asked from /v1/models once when not given)."""
+        return self._model_id()
+
     def uses_demo_model(self) -> bool:
         """True when the answers come from the built-in tiny demo model (in-process or behind the server)."""
         from common.paths import DEMO_MODEL_DIR
@@ -431,7 +443,7 @@ class _ChatGLM3Params(BaseModel):
 
         if not asynchronous:
             if "sync" not in self._clients:
-                self._clients["sync"] = openai.OpenAI(base_url=self.base_url, api_key=_api_key(self.api_key),
+                self._clients["sync"] = openai.OpenAI(base_url=self.base_url, api_key=resolve_api_key(self.api_key),
                                                       timeout=self.timeout, max_retries=self.max_retries)
             return self._clients["sync"]
         import asyncio
@@ -440,7 +452,7 @@ class _ChatGLM3Params(BaseModel):
         per_loop = self._clients.setdefault("async", weakref.WeakKeyDictionary())
         loop = asyncio.get_running_loop()
         if loop not in per_loop:
-            per_loop[loop] = openai.AsyncOpenAI(base_url=self.base_url, api_key=_api_key(self.api_key),
+            per_loop[loop] = openai.AsyncOpenAI(base_url=self.base_url, api_key=resolve_api_key(self.api_key),
                                                 timeout=self.timeout, max_retries=self.max_retries)
         return per_loop[loop]
 
@@ -498,10 +510,19 @@ class _ChatGLM3Params(BaseModel):
 
     def _ident(self) -> dict[str, Any]:
         where = {"base_url": self.base_url, "model": self.model_name} if self.base_url else {
-            "model_path": self.model_path or ("<loaded>" if self.loaded_model is not None else "<resolved>"),
+            "model_path": self.model_path or ("<loaded>" if self.loaded_model is not None else _resolved_name()),
             "precision": self.precision, "device": self.device}
         return {**where, "temperature": self.temperature, "top_p": self.top_p, "max_tokens": self.max_tokens,
                 "repetition_penalty": self.repetition_penalty}
+
+
+def _resolved_name() -> str:
+    """The folder name --model/$CHATGLM3_MODEL/the demo model resolves to (for traces; never a full path)."""
+    from common.resolve import resolve_model_path
+    try:
+        return resolve_model_path(None).name
+    except FileNotFoundError:
+        return "<unresolved>"
 
 
 def _usage(pair: tuple[int, int] | None) -> dict | None:
@@ -801,7 +822,7 @@ class ChatGLM3Embeddings(BaseModel, Embeddings):
             return []
         if self.base_url:
             import openai
-            client = openai.OpenAI(base_url=self.base_url, api_key=_api_key(self.api_key), timeout=self.timeout,
+            client = openai.OpenAI(base_url=self.base_url, api_key=resolve_api_key(self.api_key), timeout=self.timeout,
                                    max_retries=self.max_retries)
             try:
                 out = []
@@ -867,13 +888,17 @@ def embeddings_from_config(cfg: Any, **overrides: Any) -> ChatGLM3Embeddings:
 
 
 def demo_line(model: _ChatGLM3Params, what: str = "answers") -> str | None:
-    """The one line a script prints when its output only stands in for the real model's."""
+    """The one line a script prints when its output only stands in for the real model's: None in-process (the
+    loader has already printed its demo-model line) and for real weights."""
+    if model.in_process and not model.quiet:
+        return None
     if model.uses_demo_model():
-        return (f"[demo model] the {what} below come from the 7M-parameter demo model: they only show the wiring; "
-                "run with --model /path/to/chatglm3-6b (or --base-url) for real output.")
+        where = f" behind {model.base_url}" if model.base_url else ""
+        return (f"[demo model] the {what} come from the 7M-parameter demo model{where}: they only show the wiring; "
+                "serve real ChatGLM3-6B weights (or pass --model) for real output.")
     return None
 
 
 __all__ = ["ChatGLM3LLM", "ChatGLM3ChatModel", "ChatGLM3Embeddings", "ChatGLM3ServerError",
            "chat_model_from_config", "llm_from_config", "embeddings_from_config", "shared_model_and_tokenizer",
-           "tool_to_chatglm", "tool_to_openai", "normalize_base_url", "demo_line"]
+           "tool_to_chatglm", "tool_to_openai", "normalize_base_url", "demo_line", "resolve_api_key"]
