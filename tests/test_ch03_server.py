@@ -697,7 +697,7 @@ def test_format_parse_round_trip_property():
         st.text(st.characters(), max_size=4) | st.integers(0, 3), v, max_size=3), max_leaves=12)
     names = st.text(st.characters(), min_size=1, max_size=6) | st.sampled_from(["class", "x", "ｘ", "城市", "_"])
 
-    @hypothesis.settings(max_examples=150, deadline=None, derandomize=True, database=None)
+    @hypothesis.settings(max_examples=100, deadline=None, derandomize=True, database=None)
     @hypothesis.given(st.dictionaries(names, values, max_size=4))
     def check(params):
         try:

@@ -96,10 +96,13 @@ class GuardMiddleware:
 
     async def _reply(self, send, status: int, body: dict, headers: list | None = None) -> None:
         data = json.dumps(body).encode()
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(data)).encode())] + (headers or [])})
-        await send({"type": "http.response.body", "body": data})
+        try:
+            await send({"type": "http.response.start", "status": status,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(data)).encode())] + (headers or [])})
+            await send({"type": "http.response.body", "body": data})
+        except Exception as exc:  # the connection broke meanwhile (h11 already answered a malformed body with 400)
+            log.debug("could not send the %d reply: %s", status, exc)
 
     async def _read_body(self, receive, limit: int) -> bytes | str:
         """The whole body, or "disconnect" / "too_large" / "timeout"."""
