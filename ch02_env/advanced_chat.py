@@ -43,11 +43,23 @@ def run_tool_round(model, tokenizer, query: str, history: list | None, gen: dict
     return response, history, calls
 
 
-def demo(model, tokenizer, gen: dict) -> dict:
+# 默认输入：演示模型也答得出的问题（它只学过单轮问答，没学过系统提示词）
+SYSTEM_PROMPT = "你是一个乐于助人的中文助手，回答简洁。"
+HISTORY_QUESTIONS = ["你好", "你能做什么？"]
+STREAM_QUESTION = "介绍一下你自己"
+SAMPLING_QUESTION = "这本书讲什么？"
+TOOL_QUESTIONS = ["北京今天天气怎么样？", "帮我查一下股票600519的价格"]
+
+
+def demo(model, tokenizer, gen: dict, is_demo: bool = False) -> dict:
     out: dict = {}
     print("== 1. system prompt + multi-turn history ==")
-    history = [{"role": "system", "content": "你是一个乐于助人的中文助手，回答简洁。"}]
-    for q in ["你好", "这本书讲什么？"]:
+    history = [{"role": "system", "content": SYSTEM_PROMPT}]
+    if is_demo:
+        print("[demo model] no system prompt here: the demo model was trained without one and answers it with "
+              "nonsense; with real weights this part starts with: " + SYSTEM_PROMPT)
+        history = []
+    for q in HISTORY_QUESTIONS:
         r, history = chat(model, tokenizer, q, history=history, **gen)
         print(f"用户: {q}\n助手: {r}")
     out["history"] = history
@@ -55,7 +67,7 @@ def demo(model, tokenizer, gen: dict) -> dict:
     print("\n== 2. streaming ==")
     printed = 0
     final = ""
-    for final, _ in stream_chat(model, tokenizer, "你好，请介绍一下你自己", **gen):
+    for final, _ in stream_chat(model, tokenizer, STREAM_QUESTION, **gen):
         if isinstance(final, str):
             print(final[printed:], end="", flush=True)
             printed = len(final)
@@ -68,13 +80,16 @@ def demo(model, tokenizer, gen: dict) -> dict:
                 "repetition_penalty=1.3": dict(temperature=0.0, repetition_penalty=1.3)}
     out["sampling"] = {}
     for name, s in settings.items():
-        r, _ = chat(model, tokenizer, "用一句话介绍 ChatGLM3", **{**gen, **s, "do_sample": s["temperature"] > 0})
+        r, _ = chat(model, tokenizer, SAMPLING_QUESTION, **{**gen, **s, "do_sample": s["temperature"] > 0})
         out["sampling"][name] = r
         print(f"[{name}] {r}")
+    if is_demo and len({str(r) for r in out["sampling"].values()}) == 1:
+        print("[demo model] the three settings gave the same text: the demo model memorised its few answers; "
+              "with real weights sampling varies the wording")
 
     print("\n== 4. tool call + observation ==")
     history = [tool_system_message(example_tools())]
-    for q in ["北京今天天气怎么样？", "帮我查一下股票600519的价格"]:
+    for q in TOOL_QUESTIONS:
         print(f"用户: {q}")
         r, _, calls = run_tool_round(model, tokenizer, q, history, {**gen, "temperature": 0.0, "do_sample": False})
         print(f"助手: {r}")
@@ -106,9 +121,13 @@ def interactive(model, tokenizer, gen: dict) -> dict:
 
 
 def main(cfg: Config) -> dict:
+    from common.resolve import is_demo_model
+
     model, tokenizer = model_from_args(cfg)
     gen = sampling_kwargs(cfg)
-    return interactive(model, tokenizer, gen) if cfg.interactive else demo(model, tokenizer, gen)
+    if cfg.interactive:
+        return interactive(model, tokenizer, gen)
+    return demo(model, tokenizer, gen, is_demo=is_demo_model(model.load_report["path"]))
 
 
 if __name__ == "__main__":
