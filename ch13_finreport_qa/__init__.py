@@ -1,0 +1,1 @@
+"""Chapter 13: the annual-report field database, natural-language questions over it, financial warnings, scoring."""
