@@ -29,7 +29,7 @@ class ChatGLM3Embedder:
     def tokenize(self, text: str) -> list[int]:
         return self.tokenizer.encode(text)
 
-    chunk_tokens = 4096   # padded tokens per engine job: a running chat gets a decode step between two chunks
+    chunk_tokens = 2048   # padded tokens per engine job: a running chat gets a decode step between two chunks
 
     def chunks(self, batches: Sequence[list[int]]) -> list[list[list[int]]]:
         """Consecutive inputs grouped so that one group costs at most ``chunk_tokens`` padded tokens (and at most

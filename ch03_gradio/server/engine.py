@@ -4,7 +4,8 @@ One scheduler thread owns the model. Each loop iteration it
 
 1. admits waiting requests (up to ``max_batch_size`` running rows — a request that waited more than
    ``overflow_after`` seconds joins a full batch as an extra row, up to twice that — ``max_prefill_tokens`` per
-   admission, and at most one queued job such as an embeddings chunk per step) and
+   admission; a queued job such as an embeddings chunk runs between steps, at most one every ``job_every``
+   decode steps while requests are decoding) and
    *prefills* them together — prompts padded on the left, an attention mask, a fresh KV cache — then samples
    their first token and merges their cache into the running batch (the shorter cache is padded on the left);
 2. runs one *decode* step for all running rows: the last token of every row, one forward pass, per-row sampling
@@ -132,6 +133,8 @@ class BatchEngine:
         # seconds joins anyway (one decode step of 17 rows costs little more than of 16), up to overflow_factor x
         # max_batch_size rows — so a short request is never stuck behind long ones
         self.overflow_after, self.overflow_factor = 1.0, 2
+        # while requests are decoding, a queued job (an embeddings chunk) runs only every job_every decode steps
+        self.job_every, self._steps_since_job = 2, 0
         self.max_prefill_tokens = max_prefill_tokens
         cfg = model.config
         self.max_context = max_context or getattr(cfg, "max_position_embeddings", None) or 8192
@@ -204,7 +207,10 @@ class BatchEngine:
                         break
                     # one job (an embedding chunk, a tool-name scoring) per step: a big embeddings request is
                     # split into chunks, so decode steps of running chats happen between its chunks
-                    jobs = [self._jobs.popleft()] if self._jobs else []
+                    jobs = []
+                    if self._jobs and (not self.rows or self._steps_since_job >= self.job_every):
+                        jobs = [self._jobs.popleft()]
+                        self._steps_since_job = 0
                     admit = self._take_waiting()
                 for fn, fut in jobs:
                     self.stats["jobs"] += 1
@@ -344,6 +350,7 @@ class BatchEngine:
         tokens = self._sample(logits, self.rows)
         self._last = torch.tensor([t if t is not None else 0 for t in tokens], device=self.device)
         self.stats["steps"] += 1
+        self._steps_since_job += 1
         keep = [i for i, (s, tok) in enumerate(zip(self.rows, tokens)) if not self._append(s, tok)]
         self._keep(keep)
 
