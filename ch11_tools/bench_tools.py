@@ -155,6 +155,7 @@ def consistent(answer: str, tool: str, value) -> bool:
 @dataclass
 class Config(ModelArgs, GenerationArgs, ServerArgs):
     limit: int = arg(0, "run only the first N questions of each group (0 = all)")
+    groups: list[str] = arg(["weather", "stock", "beauty", "no_tool"], "which question groups to run")
     max_steps: int = arg(3, "tool calls allowed per question")
     write_cases: bool = arg(False, "rebuild data/ch11/bench_tools.jsonl from the held-out lists and exit")
     temperature: float = redefault(GenerationArgs, "temperature", 0.0)
@@ -174,7 +175,10 @@ def main(cfg: Config) -> dict:
     from common.paths import output_dir
     from common.resolve import is_demo_model, resolve_model_path
 
-    cases = load_cases()
+    unknown = set(cfg.groups) - {"weather", "stock", "beauty", "no_tool"}
+    if unknown:
+        raise UserError(f"unknown --groups {sorted(unknown)}. To fix: pick from weather stock beauty no_tool")
+    cases = [c for c in load_cases() if c["group"] in cfg.groups]
     if cfg.limit:
         seen: dict[str, int] = {}
         cases = [c for c in cases if seen.setdefault(c["group"], 0) < cfg.limit and not
