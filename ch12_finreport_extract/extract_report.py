@@ -386,15 +386,24 @@ def _llm_fill(rows: list[dict], sections: dict[str, Section], res: _Result, llm:
 
 
 def _verified(answer: str | None, passage: str, f: Field, unit: int):
-    """The LLM's value, only if the number (or text) it wrote is literally in the passage: never a guess."""
+    """The LLM's value, only if the passage has a line that holds both a label of the field (a synonym) and that
+    exact value (a whole number, not part of a longer one): the model may read, never invent."""
     if not answer:
         return None
-    flat = re.sub(r"\s+", "", passage)
+    lines = [re.sub(r"\s+", "", line) for line in passage.splitlines()]
+    labelled = [line for line in lines if any(syn and syn in line for syn in f.synonyms + (f.name,))]
+    if not labelled:
+        return None
     if f.kind == "text":
         v = _clean_text(f.name, answer)
-        return v if v and re.sub(r"\s+", "", v) in flat else None
+        flat = re.sub(r"\s+", "", v or "")
+        return v if len(flat) >= 2 and any(flat in line for line in labelled) and _valid(f.name, v) else None
     m = re.search(r"[（(]?-?\d[\d,]*(?:\.\d+)?[)）]?", answer.replace(" ", ""))
-    if not m or m.group(0).strip("()（）-") not in flat:
+    if not m:
+        return None
+    digits = m.group(0).strip("()（）-")
+    token = re.compile(r"(?<![\d,.])" + re.escape(digits) + r"(?![\d,]|\.\d)")
+    if not any(token.search(line) for line in labelled):
         return None
     number = parse_amount(m.group(0))
     if number is None:
@@ -428,7 +437,8 @@ def extract_from_rows(rows: list[dict], name: str | Path | None = None, llm: Any
     missing = [n for n in order if n not in res.fields]
     asked: list[str] = []
     if llm is not None and missing:
-        targets = [n for n in (llm_fields or missing) if n in missing]
+        # 报表里印着空白的行不是“没找到”：不问模型（它多半会把上年数当成本年数）
+        targets = [n for n in (llm_fields or missing) if n in missing and n not in res.blanks]
         asked = _llm_fill(rows, sections, res, llm, meta.company if meta else "该公司", year, targets,
                           max_passage_chars)
         missing = [n for n in order if n not in res.fields]

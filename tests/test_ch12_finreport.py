@@ -204,6 +204,11 @@ def test_llm_fills_only_what_it_can_quote():
     # a value that is not in the passage is never taken (LangChain model via .invoke)
     rec = extract_from_rows(rows, None, llm=FakeListLLM(responses=["生产人员：120"]), llm_fields=["生产人员"])
     assert "生产人员" in rec["missing"] and "生产人员" not in rec["fields"]
+    # a model that answers anything (as the tiny demo model does) adds nothing to a real report
+    real = read_alltxt(REPORTS / f"{HISOAR}.txt.gz")
+    base = extract_from_rows(real, HISOAR + ".txt.gz")
+    noisy = extract_from_rows(real, HISOAR + ".txt.gz", llm=lambda prompt: "1")
+    assert noisy["fields"] == base["fields"] and noisy["llm_asked"] and "应收票据" not in noisy["llm_asked"]
     assert "{passage}" in FIELD_EXTRACTION_PROMPT and "营业收入" in build_field_prompt("营业收入", "x")
     assert parse_field_answer("营业收入：1,234元。", "营业收入") == "1,234元" and parse_field_answer("无", "x") is None
 
