@@ -166,7 +166,10 @@ class GuardMiddleware:
                 None, "request_timeout"), close)
         if scope["method"] == "POST" and path in JSON_ROUTES:
             try:
-                loads_strict(body)
+                if len(body) > 65536:   # parsing megabytes takes a while: not on the event loop
+                    await asyncio.to_thread(loads_strict, body)
+                else:
+                    loads_strict(body)
             except ValueError as exc:
                 return await self._reply(send, 400, error_body(f"request body is not valid JSON: {exc}"))
             ctype = headers.get("content-type", "").split(";")[0].strip().lower()
