@@ -40,6 +40,14 @@ def fmt_value(value: float | None, text: str | None, unit: str) -> str:
     return f"{value:.2f}"
 
 
+def _input_text(name: str, value: float) -> str:
+    """An indicator input as the answer writes it (people as integers, amounts in yuan with 2 decimals)."""
+    from ch12_finreport_extract.fields import FIELDS_BY_NAME
+
+    f = FIELDS_BY_NAME.get(name.removeprefix("上年"))
+    return f"{int(round(value))}人" if f is not None and f.kind == "count" else f"{value:.2f}元"
+
+
 class FinReportQA:
     def __init__(self, db: str | Path, llm: Callable[[str], str] | None = None, agent_backend: Any = None):
         self.db_path = Path(db)
@@ -116,8 +124,7 @@ class FinReportQA:
             return f"{short}{year}年的年报中{NO_DATA}计算{name}所需的数据。"
         value = fmt_value(row["value"], None, row["unit"] or "")
         inputs = json.loads(row["inputs"] or "{}")
-        parts = "，".join(f"{k}为{v:.2f}{'人' if k.endswith(('人员', '人数', '总数')) else '元'}"
-                         for k, v in inputs.items())
+        parts = "，".join(f"{k}为{_input_text(k, v)}" for k, v in inputs.items())
         return f"{short}{year}年的{name}是{value}。计算公式：{name}={row['formula']}，其中{parts}。"
 
     def _compare(self, q: ParsedQuestion, code: str, short: str) -> str:
