@@ -159,3 +159,18 @@ def cells_of(row: dict) -> list[str]:
         except AlltxtError:
             return []
     return [row.get("inside", "")]
+
+
+def read_records(path: str | os.PathLike, key: str = "file") -> dict[str, dict]:
+    """A batch job's JSON-lines record file (failures.jsonl, manifest.jsonl) as ``{record[key]: record}``; a
+    damaged line (a job killed while writing) is skipped, later lines win."""
+    out: dict[str, dict] = {}
+    path = Path(path)
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                rec = json.loads(line)
+                out[rec[key]] = rec
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue
+    return out

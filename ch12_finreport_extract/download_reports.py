@@ -37,6 +37,8 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 from common.cli import UserError, arg, run
 from common.paths import DATA_DIR, output_dir
 
+from ch12_finreport_extract.alltxt import read_records
+
 BASE_URL = "http://www.cninfo.com.cn"
 STATIC_URL = "http://static.cninfo.com.cn"
 SKIP_WORDS = ("摘要", "英文", "English", "english", "已取消", "取消", "提示性公告", "问询函", "说明", "半年度", "季度")
@@ -140,15 +142,7 @@ def official_name(a: dict, year: int, full_names: dict[str, str]) -> str:
 
 
 def read_manifest(path: Path) -> dict[str, dict]:
-    out = {}
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                rec = json.loads(line)
-                out[rec["file"]] = rec
-            except (json.JSONDecodeError, KeyError, TypeError):
-                continue
-    return out
+    return read_records(path, "file")
 
 
 def sha256_file(path: Path) -> str:

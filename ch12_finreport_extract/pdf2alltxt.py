@@ -34,7 +34,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 from common.cli import UserError, arg, run
 from common.paths import DATA_DIR, output_dir
 
-from ch12_finreport_extract.alltxt import format_excel_row, report_stem, write_alltxt
+from ch12_finreport_extract.alltxt import format_excel_row, read_records, report_stem, write_alltxt
 
 ENGINES = ("fast", "plumber")
 HEADER_ZONE, FOOTER_ZONE = 0.12, 0.12       # 页眉/页脚只在页面上下 12% 的范围内找
@@ -459,15 +459,7 @@ def _convert_one(args: tuple[str, str, str, tuple | None]) -> dict:
 
 
 def read_failures(path: Path) -> dict[str, dict]:
-    out = {}
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                rec = json.loads(line)
-                out[rec["file"]] = rec
-            except (json.JSONDecodeError, KeyError, TypeError):
-                continue
-    return out
+    return read_records(path, "file")
 
 
 def convert_folder(src: str | os.PathLike, dst: str | os.PathLike, workers: int = 1, engine: str = "fast",
