@@ -186,7 +186,8 @@ def main(cfg: Config) -> dict:
     server = _uvicorn_server(app, cfg)
     url = f"http://{cfg.host}:{cfg.port}"
     print(f"OpenAI-compatible API at {url}/v1  (model {app.state.settings.model_name!r}; "
-          f"auth {'on' if app.state.settings.api_key else 'off'}) — Ctrl+C to stop")
+          f"auth {'on' if app.state.settings.api_key else 'off'}; /docs "
+          f"{'open' if app.state.settings.docs_open else 'need the key'}) — Ctrl+C to stop")
     try:
         server.run()
     finally:

@@ -52,6 +52,8 @@ class Config:
     requests: int = arg(1_200, "malformed requests for the server part (0 = skip)")
     concurrency: int = arg(8, "fuzzing clients at once (plus one normal client)")
     seed: int = arg(0, "random seed (the same seed gives the same inputs)")
+    rounds: int = arg(1, "send the server's requests this many times (RSS after each round shows whether it levels "
+                         "off)")
     big_inputs: bool = arg(True, "include a few 1-20 MB parser inputs")
     model: str | None = arg(None, "model behind the fuzzed server (default: the scripted tiny test model)")
 
@@ -447,7 +449,7 @@ def _rss_mb() -> float:
     return psutil.Process().memory_info().rss / 2 ** 20
 
 
-def fuzz_server(n: int, seed: int = 0, concurrency: int = 8, model: str | None = None) -> dict:
+def fuzz_server(n: int, seed: int = 0, concurrency: int = 8, model: str | None = None, rounds: int = 1) -> dict:
     import logging
 
     import httpx
@@ -484,7 +486,7 @@ def fuzz_server(n: int, seed: int = 0, concurrency: int = 8, model: str | None =
                 latencies.append(time.perf_counter() - t0)
                 done.wait(0.3)
 
-    queue = list(reversed(requests))
+    queue: list[Req] = []
     qlock = threading.Lock()
 
     def worker():
@@ -499,14 +501,18 @@ def fuzz_server(n: int, seed: int = 0, concurrency: int = 8, model: str | None =
         httpx.post(handle.url + "/v1/chat/completions", json=normal, headers={"Authorization": f"Bearer {key}"},
                    timeout=120)   # warm-up
         rss0 = _rss_mb()
+        rss_rounds = []
         t0 = time.perf_counter()
         watcher = threading.Thread(target=normal_client, daemon=True)
         watcher.start()
-        workers = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join()
+        for _ in range(rounds):
+            queue[:] = list(reversed(requests))
+            workers = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
+            for w in workers:
+                w.start()
+            for w in workers:
+                w.join()
+            rss_rounds.append(_rss_mb() - rss0)
         done.set()
         watcher.join(150)
         duration = time.perf_counter() - t0
@@ -518,7 +524,8 @@ def fuzz_server(n: int, seed: int = 0, concurrency: int = 8, model: str | None =
     return {"requests": stats.sent, "status": dict(sorted(stats.status.items())), "5xx": five,
             "dropped": stats.status.get(-1, 0), "examples": stats.errors[:5], "normal_requests": len(latencies),
             "normal_errors": normal_errors[:5], "worst_normal_s": max(latencies, default=0.0),
-            "rss_growth_mb": rss1 - rss0, "duration_s": duration, "health_after": health}
+            "rss_growth_mb": rss1 - rss0, "rss_rounds_mb": rss_rounds, "duration_s": duration,
+            "health_after": health}
 
 
 # ============================================================================================== the table
@@ -529,15 +536,19 @@ def format_table(parser: dict | None, server: dict | None) -> str:
         lines.append(f"| parser + process_response | {parser['inputs']:,} | {parser['executions']} | – | "
                      f"{parser['failures']} | {parser['worst_s'] * 1000:.0f} ms per input | – |")
     if server:
-        lines.append(f"| server ({server['requests']:,} malformed requests) | {server['requests']:,} | 0 | "
+        rounds = len(server["rss_rounds_mb"])
+        name = f"{server['requests'] // rounds:,} malformed requests" + (f" x {rounds} rounds" if rounds > 1 else "")
+        growth = " / ".join(f"{x:+.0f}" for x in server["rss_rounds_mb"]) + " MB" + (" after each round"
+                                                                                        if rounds > 1 else "")
+        lines.append(f"| server ({name}) | {server['requests']:,} | 0 | "
                      f"{server['5xx']} | {server['dropped']} | {server['worst_normal_s']:.2f} s (normal 8-token "
-                     f"chat, {server['normal_requests']} sent alongside) | {server['rss_growth_mb']:+.0f} MB |")
+                     f"chat, {server['normal_requests']} sent alongside) | {growth} |")
     return "\n".join(lines)
 
 
 def main(cfg: Config) -> dict:
     parser = fuzz_parser(cfg.parser_inputs, cfg.seed, cfg.big_inputs) if cfg.parser_inputs else None
-    server = fuzz_server(cfg.requests, cfg.seed, cfg.concurrency, cfg.model) if cfg.requests else None
+    server = fuzz_server(cfg.requests, cfg.seed, cfg.concurrency, cfg.model, cfg.rounds) if cfg.requests else None
     print(format_table(parser, server))
     if server:
         print(f"server status codes: {server['status']}  ({server['duration_s']:.0f} s, /health after: "
