@@ -148,11 +148,22 @@ def check_strict(value: Any, max_depth: int = MAX_JSON_DEPTH) -> None:
                 stack.extend((x, depth + 1) for x in v)
 
 
-def loads_strict(text: str | bytes, max_depth: int = MAX_JSON_DEPTH) -> Any:
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen = set()
+        dup = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise ValueError(f"key {dup[:40]!r} appears twice in one object")
+    return out
+
+
+def loads_strict(text: str | bytes, max_depth: int = MAX_JSON_DEPTH, unique_keys: bool = False) -> Any:
     """``json.loads`` for untrusted input: NaN/Infinity, numbers longer than ``MAX_NUMBER_CHARS``, lone surrogates
-    and nesting deeper than ``max_depth`` are a ``ValueError`` (so is invalid JSON) — never a crash later."""
+    and nesting deeper than ``max_depth`` are a ``ValueError`` (so is invalid JSON, and with ``unique_keys`` an object
+    with a duplicate key) — never a crash later."""
     try:
-        value = json.loads(text, parse_constant=_no_constant, parse_int=_parse_int, parse_float=_parse_float)
+        value = json.loads(text, parse_constant=_no_constant, parse_int=_parse_int, parse_float=_parse_float,
+                           object_pairs_hook=_unique_keys if unique_keys else None)
     except RecursionError:
         raise ValueError(f"JSON nested deeper than {max_depth} levels") from None
     except UnicodeDecodeError:
@@ -170,7 +181,7 @@ def _arguments_dict(arguments: Any, param: str) -> dict:
         value = {}
     elif isinstance(arguments, str):
         try:
-            value = loads_strict(arguments, MAX_DEPTH + 1)
+            value = loads_strict(arguments, MAX_DEPTH + 1, unique_keys=True)
         except ValueError as exc:
             raise ProtocolError(f"tool call arguments must be a JSON object string ({exc})", param) from None
     else:

@@ -457,6 +457,7 @@ HOSTILE_REQUESTS = [   # (path, body) -> 400 each
     ("/v1/chat/completions", _with_call('{"x": 1' + "0" * 5000 + "}", legacy=True)),
     ("/v1/chat/completions", _with_call('{"class": 1}')),                       # not writable as tool_call(...)
     ("/v1/chat/completions", _with_call('{"x": NaN}')),
+    ("/v1/chat/completions", _with_call('{"a": 1, "a": 2}')),                   # duplicate key: no silent collapse
     ("/v1/chat/completions", b'{"messages": [{"role": "user", "content": "\\ud800"}]}'),   # lone surrogate
     ("/v1/chat/completions", b'{"messages": [{"role": "user", "content": "x"}], "temperature": NaN}'),
     ("/v1/chat/completions", b'{"messages": [{"role": "user", "content": "x"}], "seed": 1' + b"0" * 5000 + b"}"),
