@@ -94,6 +94,8 @@ def process_report(path: str, llm_spec: dict | None = None) -> dict:
         record = extract_report(path, llm=_worker_llm(llm_spec))
         if not record.get("stock_code") or not record.get("year"):
             raise ValueError("the file name does not follow date__全称__code__简称__年__年度报告")
+        if not any(m != "filename" for m in record.get("methods", {}).values()):
+            raise ValueError("no field could be extracted (empty or corrupt file, or not an annual report)")
         numeric = {k: v for k, v in record["fields"].items() if isinstance(v, (int, float))}
         indicators = compute_all(numeric, record.get("previous_year", {}))
         return {"path": path, "record": record, "indicators": indicators, "seconds": time.perf_counter() - start}

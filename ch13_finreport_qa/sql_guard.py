@@ -50,7 +50,7 @@ def check_sql(sql: str) -> str:
             raise SQLRefused(f"SQL longer than {MAX_SQL_CHARS} characters")
         try:
             statements = [s for s in sqlglot.parse(sql, read="sqlite") if s is not None]
-        except sqlglot.errors.ParseError as err:
+        except sqlglot.errors.SqlglotError as err:  # ParseError, TokenError, …
             raise SQLRefused(f"not valid SQL: {str(err).splitlines()[0][:200]}") from None
         if len(statements) != 1:
             raise SQLRefused(f"{len(statements)} statements; exactly one SELECT is allowed")
