@@ -469,6 +469,7 @@ def fuzz_server(n: int, seed: int = 0, concurrency: int = 8, model: str | None =
     requests = hostile_requests(n, seed)
     stats = Stats()
     latencies: list[float] = []
+    busy: list[dict] = []        # the engine's load when each normal request was sent
     normal_errors: list[str] = []
     done = threading.Event()
     normal = {"messages": [{"role": "user", "content": "你好"}], "max_tokens": 8, "temperature": 0}
@@ -476,6 +477,7 @@ def fuzz_server(n: int, seed: int = 0, concurrency: int = 8, model: str | None =
     def normal_client():
         with httpx.Client(timeout=120, headers={"Authorization": f"Bearer {key}"}) as c:
             while not done.is_set():
+                busy.append(handle.engine.load())
                 t0 = time.perf_counter()
                 try:
                     r = c.post(handle.url + "/v1/chat/completions", json=normal)
@@ -524,6 +526,7 @@ def fuzz_server(n: int, seed: int = 0, concurrency: int = 8, model: str | None =
     return {"requests": stats.sent, "status": dict(sorted(stats.status.items())), "5xx": five,
             "dropped": stats.status.get(-1, 0), "examples": stats.errors[:5], "normal_requests": len(latencies),
             "normal_errors": normal_errors[:5], "worst_normal_s": max(latencies, default=0.0),
+            "load_at_worst": busy[latencies.index(max(latencies))] if latencies else {},
             "rss_growth_mb": rss1 - rss0, "rss_rounds_mb": rss_rounds, "duration_s": duration,
             "health_after": health}
 
@@ -551,6 +554,7 @@ def main(cfg: Config) -> dict:
     server = fuzz_server(cfg.requests, cfg.seed, cfg.concurrency, cfg.model, cfg.rounds) if cfg.requests else None
     print(format_table(parser, server))
     if server:
+        print(f"engine load when the slowest normal request was sent: {server['load_at_worst']}")
         print(f"server status codes: {server['status']}  ({server['duration_s']:.0f} s, /health after: "
               f"{server['health_after']}; status 0 = connection closed without an answer, as intended for "
               f"unparsable HTTP)")
