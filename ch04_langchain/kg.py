@@ -98,9 +98,8 @@ def repair_json(text: str) -> str:
         s = s.replace("'", '"')
     s = re.sub(r",\s*([\]}])", r"\1", s)
     s = _close_brackets(s)
-    if s.startswith("{"):
-        s = "[" + s + "]"
-        s = re.sub(r"}\s*{", "},{", s)
+    if s.startswith("{") and re.search(r"}\s*,?\s*{", s):  # several objects without the array around them
+        s = "[" + re.sub(r"}\s*,?\s*{", "},{", s) + "]"
     return s
 
 

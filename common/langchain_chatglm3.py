@@ -232,6 +232,8 @@ class _InProcess:
         gen = generation_kwargs(self.tokenizer, max_new_tokens=max_new, max_length=None if max_new else 8192,
                                 temperature=params.get("temperature", 0.8), top_p=params.get("top_p", 0.8),
                                 repetition_penalty=params.get("repetition_penalty", 1.0))
+        if params.get("min_tokens"):
+            gen["min_new_tokens"] = params["min_tokens"]
         if stops:
             gen["stopping_criteria"] = StoppingCriteriaList([_stop_criterion(self.tokenizer, prompt_len, stops)])
         return gen
@@ -315,8 +317,13 @@ def _server_payload(model_name: str | None, messages: list[dict], tools: list[di
             body[key] = params[key]
     if stops:
         body["stop"] = list(stops)
-    if params.get("repetition_penalty", 1.0) != 1.0:  # a vLLM / chapter-3 server extra
-        body["extra_body"] = {"repetition_penalty": params["repetition_penalty"]}
+    extra = dict(params.get("extra_body") or {})
+    if params.get("repetition_penalty", 1.0) != 1.0:  # vLLM / chapter-3 server extras
+        extra.setdefault("repetition_penalty", params["repetition_penalty"])
+    if params.get("min_tokens"):
+        extra.setdefault("min_tokens", params["min_tokens"])
+    if extra:
+        body["extra_body"] = extra
     return body
 
 
@@ -488,7 +495,13 @@ class _ChatGLM3Params(BaseModel):
                   "repetition_penalty": self.repetition_penalty, "seed": self.seed}
         if "max_new_tokens" in kwargs:
             kwargs["max_tokens"] = kwargs.pop("max_new_tokens")
+        if "min_new_tokens" in kwargs:
+            kwargs["min_tokens"] = kwargs.pop("min_new_tokens")
         for key in list(params):
+            if kwargs.get(key) is not None:
+                params[key] = kwargs.pop(key)
+        # per call only: min_tokens (no stop before that many tokens; benchmarks), extra_body (server extras)
+        for key in ("min_tokens", "extra_body"):
             if kwargs.get(key) is not None:
                 params[key] = kwargs.pop(key)
         return params

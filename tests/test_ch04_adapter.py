@@ -25,6 +25,16 @@ from common.paths import DEMO_MODEL_DIR
 DEMO = str(DEMO_MODEL_DIR)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """The demo model is tiny: on a busy 2-core machine one thread is several times faster than two."""
+    import torch
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 @pytest.fixture(scope="module")
 def demo():
     from common.langchain_chatglm3 import shared_model_and_tokenizer
