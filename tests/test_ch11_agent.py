@@ -8,6 +8,7 @@ import pytest
 
 from ch11_tools.agent import Agent, LocalBackend, OpenAIBackend, Raw, ScriptedBackend, format_trace
 from ch11_tools.registry import ToolRegistry, demo_registry
+from tests.ch11_fixtures import demo_loaded, one_torch_thread  # noqa: F401 - fixtures
 
 
 def test_multi_step_loop_with_a_scripted_model():
@@ -72,12 +73,6 @@ def test_hostile_model_output_is_never_executed(tmp_path):
         result = Agent(backend, demo_registry()).run("天气")   # parsed (refused), never run
         assert all(not t.ok for t in result.trace), result.trace
     assert not sentinel.exists()
-
-
-@pytest.fixture(scope="module")
-def demo_loaded():
-    from common.chatglm3 import load_model_and_tokenizer
-    return load_model_and_tokenizer(quiet=True)
 
 
 def test_openai_protocol_round_trip_through_the_ch03_server(demo_loaded):

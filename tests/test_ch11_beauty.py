@@ -9,6 +9,7 @@ import pytest
 from ch11_tools.beauty import (beauty_registry, build_routine, check_ingredient_conflicts, load_catalogue,
                                product_detail, render_answer, route, search_products)
 from common.paths import DATA_DIR
+from tests.ch11_fixtures import demo_loaded, one_torch_thread  # noqa: F401 - fixtures
 
 
 def test_catalogue_is_complete_and_rebuilt_byte_for_byte(tmp_path):
@@ -126,8 +127,10 @@ def test_assistant_lets_the_model_choose_tools_when_the_router_is_off():
     assert backend.seen[0][0][1]["content"].startswith("你是美妆助手")     # the instruction system message
 
 
-def test_beauty_cli_on_the_demo_model():
+def test_beauty_cli_on_the_demo_model(monkeypatch, demo_loaded):
+    import common.cli
     from ch11_tools.beauty_assistant import Config, main
+    monkeypatch.setattr(common.cli, "model_from_args", lambda cfg, quiet=False: demo_loaded)
     out = main(Config(question=["你好", "视黄醇和果酸能一起用吗？"]))
     assert out["router"] is True
     hello, conflict = out["results"]

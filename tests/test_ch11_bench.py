@@ -6,6 +6,7 @@ import sys
 from ch11_tools.bench_tools import (BEAUTY_CASES, CASES_FILE, STOCK_WORDINGS, WEATHER_WORDINGS, arguments_exact,
                                     consistent, load_cases, make_cases)
 from common.paths import REPO_ROOT
+from tests.ch11_fixtures import demo_loaded, one_torch_thread  # noqa: F401 - fixtures
 
 
 def demo_build_modules():
@@ -57,12 +58,10 @@ def test_scoring_rules():
                for _, tool, _ in BEAUTY_CASES)
 
 
-def test_bench_runs_on_a_few_questions(monkeypatch):
+def test_bench_runs_on_a_few_questions(monkeypatch, demo_loaded):
     import common.cli
     from ch11_tools.bench_tools import Config, main
-    from common.chatglm3 import load_model_and_tokenizer
-    loaded = load_model_and_tokenizer(quiet=True)
-    monkeypatch.setattr(common.cli, "model_from_args", lambda cfg, quiet=False: loaded)
+    monkeypatch.setattr(common.cli, "model_from_args", lambda cfg, quiet=False: demo_loaded)
     out = main(Config(limit=1, groups=["weather", "no_tool"], max_new_tokens=48))
     assert set(out["table"]) == {"weather", "no_tool", "all"}
     assert out["table"]["all"]["n"] == 2 and all(r["seconds"] > 0 for r in out["rows"])

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from tests.ch03_browser import artifact, chromium_page, requires_chromium, serve
+from tests.ch11_fixtures import one_torch_thread  # noqa: F401 - fixture
 
 
 def slow_scripted_model():

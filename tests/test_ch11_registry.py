@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from ch11_tools.registry import ToolRegistrationError, ToolRegistry, demo_registry, schema_from_function
 from common.paths import REPO_ROOT
 from common.prompts import GET_WEATHER_TOOL, TRACK_TOOL
+from tests.ch11_fixtures import one_torch_thread  # noqa: F401 - fixture
 
 
 def test_official_annotated_style_gives_the_official_schema_byte_for_byte():

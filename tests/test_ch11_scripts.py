@@ -4,19 +4,14 @@ from __future__ import annotations
 import json
 
 import pytest
+from tests.ch11_fixtures import demo_loaded, one_torch_thread  # noqa: F401 - fixtures
 
 
-@pytest.fixture(autouse=True, scope="module")
-def load_the_demo_model_once():
-    """Every script loads its model through ``common.cli.model_from_args``: load the demo model once here."""
+@pytest.fixture(autouse=True)
+def load_the_demo_model_once(demo_loaded, monkeypatch):
+    """Every script loads its model through ``common.cli.model_from_args``: use the session's demo model."""
     import common.cli
-    from common.chatglm3 import load_model_and_tokenizer
-
-    loaded = load_model_and_tokenizer(quiet=True)
-    original = common.cli.model_from_args
-    common.cli.model_from_args = lambda cfg, quiet=False: loaded
-    yield loaded
-    common.cli.model_from_args = original
+    monkeypatch.setattr(common.cli, "model_from_args", lambda cfg, quiet=False: demo_loaded)
 
 
 def test_python_tools():
