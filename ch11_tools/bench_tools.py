@@ -2,6 +2,7 @@
 
     python ch11_tools/bench_tools.py                          # demo model, all 70 held-out questions
     python ch11_tools/bench_tools.py --limit 10               # a quick look
+    python ch11_tools/bench_tools.py --groups beauty --router # the beauty assistant's keyword router instead
     python ch11_tools/bench_tools.py --model /path/to/chatglm3-6b --device cuda --precision fp16
     python ch11_tools/bench_tools.py --base-url http://127.0.0.1:8000/v1
     python ch11_tools/bench_tools.py --write-cases            # rebuild data/ch11/bench_tools.jsonl
@@ -157,6 +158,8 @@ class Config(ModelArgs, GenerationArgs, ServerArgs):
     limit: int = arg(0, "run only the first N questions of each group (0 = all)")
     groups: list[str] = arg(["weather", "stock", "beauty", "no_tool"], "which question groups to run")
     max_steps: int = arg(3, "tool calls allowed per question")
+    router: bool = arg(False, "answer the beauty questions with the beauty assistant's keyword router (what the demo "
+                              "model's assistant does) instead of the model's own tool choice")
     write_cases: bool = arg(False, "rebuild data/ch11/bench_tools.jsonl from the held-out lists and exit")
     temperature: float = redefault(GenerationArgs, "temperature", 0.0)
     max_new_tokens: int = redefault(GenerationArgs, "max_new_tokens", 96)
@@ -188,8 +191,12 @@ def main(cfg: Config) -> dict:
     rows = []
     for i, case in enumerate(cases, 1):
         reg = registries["beauty" if case["group"] == "beauty" else "demo"]
-        agent = Agent(backend, reg, max_steps=cfg.max_steps,
-                      system=BEAUTY_SYSTEM if case["group"] == "beauty" else None)
+        if case["group"] == "beauty" and cfg.router:
+            from ch11_tools.beauty_assistant import BeautyAssistant
+            agent = BeautyAssistant(backend, router=True, max_steps=cfg.max_steps, registry=reg)
+        else:
+            agent = Agent(backend, reg, max_steps=cfg.max_steps,
+                          system=BEAUTY_SYSTEM if case["group"] == "beauty" else None)
         t0 = time.perf_counter()
         result = agent.run(case["question"])
         seconds = time.perf_counter() - t0

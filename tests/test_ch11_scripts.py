@@ -8,10 +8,14 @@ from tests.ch11_fixtures import demo_loaded, one_torch_thread  # noqa: F401 - fi
 
 
 @pytest.fixture(autouse=True)
-def load_the_demo_model_once(demo_loaded, monkeypatch):
-    """Every script loads its model through ``common.cli.model_from_args``: use the session's demo model."""
+def load_the_demo_model_once(request, monkeypatch):
+    """Every script loads its model through ``common.cli.model_from_args``: use the session's demo model
+    (``real_model`` tests load the real weights as the scripts normally do)."""
+    if request.node.get_closest_marker("real_model"):
+        return
     import common.cli
-    monkeypatch.setattr(common.cli, "model_from_args", lambda cfg, quiet=False: demo_loaded)
+    loaded = request.getfixturevalue("demo_loaded")
+    monkeypatch.setattr(common.cli, "model_from_args", lambda cfg, quiet=False: loaded)
 
 
 def test_python_tools():
@@ -90,3 +94,11 @@ def test_real_model_calls_a_beauty_tool():
     from ch11_tools.beauty_assistant import Config, main
     out = main(Config(question=["油皮有什么200元以内的洁面推荐？"], router="off"))
     assert out["results"][0]["trace"] and out["results"][0]["trace"][0]["name"] == "search_products"
+
+
+@pytest.mark.real_model
+def test_real_model_calls_get_weather_for_the_city_asked():
+    from ch11_tools.tool_flow import Config, main
+    out = main(Config(question="北京今天天气怎么样？"))
+    assert out["calls"][0]["name"] == "get_weather" and "北京" in out["calls"][0]["arguments"]["city_name"]
+    assert out["calls"][0]["ok"] and isinstance(out["answer"], str)
