@@ -256,8 +256,11 @@ class _InProcess:
         text, hit = _cut_at_stop(self.tokenizer.decode(new), stops)
         finish = "stop" if hit else finish
         content, calls = parse_output(prefix + text, names)
-        return {"content": content, "finish_reason": "tool_calls" if calls else finish,
-                "tool_calls": [(_new_call_id(), c.name, c.arguments, c.error) for c in calls],
+        found = [(_new_call_id(), c.name, c.arguments, c.error) for c in calls]
+        if prefix and not calls:  # a forced call the model did not write correctly: an invalid call, not text
+            content, found = "", [(_new_call_id(), prefix.strip(), text, "the forced tool call could not be parsed")]
+        return {"content": content, "finish_reason": "tool_calls" if found else finish,
+                "tool_calls": found,
                 "usage": (len(ids), len(new) + (1 if finish == "stop" and not hit else 0))}
 
     def stream(self, messages, tools, tool_choice, params: dict, stops: Sequence[str]) -> Iterator[tuple]:
@@ -290,7 +293,12 @@ class _InProcess:
             yield from self._events(parser.feed(prefix + _hold_back(text, stops), final=False))
             if ended:
                 break
-        yield from self._events(parser.feed(prefix + text, final=True))
+        final = parser.feed(prefix + text, final=True)
+        if prefix and not parser.sent_calls:  # forced call not parseable: send it as an (invalid) tool call chunk
+            final = [e for e in final if e[0] != "content"]
+            yield ("tool", 0, _new_call_id(), prefix.strip(), text)
+            finish = "tool_calls"
+        yield from self._events(final)
         yield ("end", "tool_calls" if parser.sent_calls else finish, (len(ids), n_new))
 
     @staticmethod

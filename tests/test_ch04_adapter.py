@@ -184,6 +184,23 @@ def test_with_structured_output_forces_the_schema_tool(demo):
     assert chat.with_structured_output(Weather.model_json_schema()).invoke("上海天气") == {"city_name": "上海"}
 
 
+def test_a_forced_call_that_does_not_parse_is_an_invalid_tool_call(demo):
+    from pydantic import BaseModel
+
+    class Weather(BaseModel):
+        """A weather query."""
+        city_name: str
+
+    chat, _ = scripted(demo, "这不是调用", end="<|observation|>")
+    out = chat.with_structured_output(Weather, include_raw=True).invoke("x")
+    assert out["parsed"] is None and out["raw"].content == "" and out["raw"].tool_calls == []
+    assert out["raw"].invalid_tool_calls[0]["name"] == "Weather"
+    merged = None
+    for ch in chat.bind_tools([Weather], tool_choice="Weather").stream("x"):
+        merged = ch if merged is None else merged + ch
+    assert merged.content == "" and merged.invalid_tool_calls[0]["args"] == "这不是调用"
+
+
 def test_invalid_tool_call_is_never_executed(demo):
     chat, _ = scripted(demo, "get_weather\n```python\n__import__('os').system('echo pwned')\n```",
                        end="<|observation|>")
