@@ -34,6 +34,7 @@ class Config(ModelArgs, GenerationArgs, ServerArgs):
                          choices=("bm25", "dense", "hybrid"))
     k: int = arg(4, "passages given to the model")
     threshold: float = arg(0.5, "answer only if the best passage covers at least this share of the question (0..1)")
+    embed_max_tokens: int = arg(64, "dense/hybrid: embed the first N tokens of each chunk (512 with a real model)")
     chunk_size: int = arg(300, "chunk size in characters")
     chunk_overlap: int = arg(50, "overlap between neighbouring chunks in characters")
 
@@ -48,9 +49,9 @@ def build_retriever(cfg, corpus):
     from common.langchain_chatglm3 import embeddings_from_config
     from common.paths import output_dir
 
-    emb = embeddings_from_config(cfg)
+    emb = embeddings_from_config(cfg, max_tokens=cfg.embed_max_tokens)
     dense = DenseRetriever(corpus, emb, cache_dir=output_dir("ch06", "embeddings"),
-                           cache_key=str(cfg.base_url or cfg.model or "demo"))
+                           cache_key=f"{cfg.base_url or cfg.model or 'demo'}|{cfg.embed_max_tokens}")
     return dense if cfg.retriever == "dense" else HybridRetriever([bm25, dense])
 
 

@@ -221,3 +221,29 @@ def build_corpus(docs_dir: str | Path | None = None, chunk_size: int = 300, chun
                  if loaded.skipped else ""))
     chunks = split_documents(loaded.documents, chinese_splitter(chunk_size, chunk_overlap))
     return Corpus(chunks, backend=backend), loaded
+
+
+class SentenceTransformerEmbeddings:
+    """LangChain-style ``Embeddings`` over a *local* sentence-transformers model folder (nothing is downloaded;
+    ``pip install sentence-transformers``), e.g. a copy of text2vec-base-chinese or bge-small-zh."""
+
+    def __init__(self, folder: str | Path, batch_size: int = 32):
+        folder = Path(folder)
+        if not folder.is_dir():
+            from common.cli import UserError
+            raise UserError(f"--st-model {folder} is not a folder. To fix: pass a local sentence-transformers model "
+                            f"folder (nothing is downloaded)")
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError:
+            from common.cli import UserError
+            raise UserError("--st-model needs sentence-transformers. To fix: pip install sentence-transformers") \
+                from None
+        self.model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
+        self.batch_size = batch_size
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed_documents([text])[0]
