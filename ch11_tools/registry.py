@@ -511,7 +511,7 @@ class ToolRegistry:
         if problems:
             return fail("invalid_arguments", f"invalid arguments for {name}: " + "; ".join(problems))
         try:
-            kwargs = self._coerce(tool, arguments)
+            kwargs = self._coerce(tool, copy.deepcopy(arguments))   # a tool that mutates its input can't alter the trace
         except Exception as exc:  # noqa: BLE001 - pydantic ValidationError and friends
             return fail("invalid_arguments", f"invalid arguments for {name}: {_short(exc)}")
         timeout = tool.timeout if tool.timeout is not None else self.timeout
