@@ -3,7 +3,11 @@
 get a 5xx, and a normal request keeps being answered meanwhile."""
 from __future__ import annotations
 
-import fuzz_ch03
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import fuzz_ch03  # noqa: E402
 
 
 def test_parser_slice():
