@@ -18,35 +18,57 @@ finetune_demo figures. Benchmarks print tables; tests only check that it runs.
 """
 from __future__ import annotations
 
+import sys
 import time
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
 
-if __package__ in (None, ""):
-    import sys  # run as a script (`python chNN/x.py`): make the repository importable
-    from pathlib import Path
-
+if __package__ in (None, ""):  # run as a script (`python chNN/x.py`): make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from common.cli import ModelArgs, arg, run
 
-DEFAULTS: dict[str, Any] = {
-    "hidden": 1024, "layers": 12, "ffn": 3424, "heads": 8, "kv_groups": 2, "head_dim": 128, "vocab": 16384,
-    "batch_size": 1, "seq_len": 64, "steps": 2, "lora_r": 8, "lora_alpha": 32.0,
-    "methods": "full,lora,lora_gc,qlora", "in_process": False, "seed": 0,
-}
+
+@dataclass
+class Config(ModelArgs):
+    model: str | None = arg(None, "checkpoint whose QLoRA load peak is measured (default: a random checkpoint of "
+                                  "the benchmark's GLM shape, written to a temporary folder); e.g. THUDM/chatglm3-6b",
+                            group="model")
+    precision: str = arg("nf4", "the QLoRA base: bitsandbytes NF4 + double quant", choices=("nf4",), group="model")
+    device: str = arg("cpu", "where the load-peak part loads (the training table always runs on the CPU)",
+                      choices=("cpu", "cuda"), group="model")
+    hidden: int = arg(1024, "hidden size", group="GLM shape")
+    layers: int = arg(12, "decoder layers", group="GLM shape")
+    ffn: int = arg(3424, "FFN inner size", group="GLM shape")
+    heads: int = arg(8, "attention heads", group="GLM shape")
+    kv_groups: int = arg(2, "KV groups (multi-query attention)", group="GLM shape")
+    head_dim: int = arg(128, "dimension per head", group="GLM shape")
+    vocab: int = arg(16384, "vocabulary size", group="GLM shape")
+    batch_size: int = arg(1, "sequences per step")
+    seq_len: int = arg(64, "tokens per sequence")
+    steps: int = arg(2, "training steps per method (the first is not timed)")
+    lora_r: int = arg(8, "LoRA rank")
+    lora_alpha: float = arg(32.0, "LoRA alpha")
+    methods: str = arg("full,lora,lora_gc,qlora", "comma-separated subset of full,lora,lora_gc,qlora")
+    in_process: bool = arg(False, "run every method in this process (faster; memory numbers then overlap)")
+    seed: int = arg(0, "random seed of weights and tokens")
+    load_peak: bool = arg(True, "also measure the QLoRA base's load peak: full-precision load then convert (the old "
+                                "way) vs load_model(precision='nf4') (each linear quantized as it is read)")
+
 LABELS = {"full": "full fine-tuning", "lora": "LoRA", "lora_gc": "LoRA + grad. checkpointing",
           "qlora": "QLoRA (NF4 + DQ, grad. ckpt)"}
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_up_proj", "down_proj"]
 
 
-def glm_config(cfg: dict):
+def glm_config(cfg: Config):
     from transformers import GlmConfig
-    return GlmConfig(vocab_size=cfg["vocab"], hidden_size=cfg["hidden"], intermediate_size=cfg["ffn"],
-                     num_hidden_layers=cfg["layers"], num_attention_heads=cfg["heads"],
-                     num_key_value_heads=cfg["kv_groups"], head_dim=cfg["head_dim"], partial_rotary_factor=0.5,
-                     attention_bias=True, max_position_embeddings=max(2048, cfg["seq_len"]),
+    return GlmConfig(vocab_size=cfg.vocab, hidden_size=cfg.hidden, intermediate_size=cfg.ffn,
+                     num_hidden_layers=cfg.layers, num_attention_heads=cfg.heads,
+                     num_key_value_heads=cfg.kv_groups, head_dim=cfg.head_dim, partial_rotary_factor=0.5,
+                     attention_bias=True, max_position_embeddings=max(2048, cfg.seq_len),
                      tie_word_embeddings=False, pad_token_id=0, eos_token_id=2, use_cache=False)
 
 
-def build_model(cfg: dict, quantize: bool):
+def build_model(cfg: Config, quantize: bool):
     """Random-weight GlmForCausalLM built layer by layer (meta device first): block linear layers become
     bitsandbytes NF4 straight away when ``quantize`` — no full-precision copy of the model ever exists."""
     import torch
@@ -54,9 +76,9 @@ def build_model(cfg: dict, quantize: bool):
     from transformers import GlmForCausalLM
     from transformers.models.glm.modeling_glm import GlmRotaryEmbedding
 
-    from ch10_finetune.quantize import to_bitsandbytes
+    from common.quant import bnb_linear, replace_module
 
-    torch.manual_seed(cfg["seed"])
+    torch.manual_seed(cfg.seed)
     config = glm_config(cfg)
     with torch.device("meta"):
         model = GlmForCausalLM(config)
@@ -67,41 +89,26 @@ def build_model(cfg: dict, quantize: bool):
                 real.weight.normal_(0, 0.02)
                 if real.bias is not None:
                     real.bias.zero_()
-            holder = nn.Module()
-            holder.add_module("lin", real)
             if quantize:
-                to_bitsandbytes(holder, "nf4", double_quant=True, compute_dtype=torch.float32, skip=())
-            parent, _, attr = name.rpartition(".")
-            setattr(model.get_submodule(parent), attr, holder.lin)
+                real = bnb_linear(real, "nf4", double_quant=True, compute_dtype=torch.float32)
+            replace_module(model, name, real)
     for name, p in list(model.named_parameters()):
         if p.is_meta:
             value = torch.ones(p.shape) if "norm" in name else torch.empty(p.shape).normal_(0, 0.02)
-            parent, _, attr = name.rpartition(".")
-            setattr(model.get_submodule(parent), attr, nn.Parameter(value, requires_grad=p.requires_grad))
+            replace_module(model, name, nn.Parameter(value, requires_grad=p.requires_grad))
     model.model.rotary_emb = GlmRotaryEmbedding(config)   # its buffer was on the meta device
     if quantize:
         model.is_loaded_in_4bit = True
     return model
 
 
-def _rss_kib() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
-def _peak_kib() -> int:
-    import resource
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss   # KiB on Linux
-
-
-def run_method(method: str, cfg: dict) -> dict:
+def run_method(method: str, cfg: Config) -> dict:
     """Build, wrap, and train ``steps`` steps; returns memory (MiB), seconds per step, parameter counts."""
     import torch
 
-    base_rss = _rss_kib()
+    from common.memory import peak_rss_bytes, rss_bytes
+
+    base_rss = rss_bytes()
     if method == "full":
         model = build_model(cfg, quantize=False)
     else:
@@ -115,17 +122,17 @@ def run_method(method: str, cfg: dict) -> dict:
                 p.requires_grad_(False)
             if method == "lora_gc":
                 model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        model = get_peft_model(model, LoraConfig(r=cfg["lora_r"], lora_alpha=cfg["lora_alpha"], lora_dropout=0.0,
+        model = get_peft_model(model, LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=0.0,
                                                  target_modules=TARGETS, task_type="CAUSAL_LM"))
     model.train()
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     # a bitsandbytes Params4bit holds two 4-bit weights per uint8 element: count weights, not bytes
     total = sum(p.numel() * (2 if type(p).__name__ == "Params4bit" else 1) for p in model.parameters())
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-    g = torch.Generator().manual_seed(cfg["seed"])
-    ids = torch.randint(3, cfg["vocab"], (cfg["batch_size"], cfg["seq_len"]), generator=g)
+    g = torch.Generator().manual_seed(cfg.seed)
+    ids = torch.randint(3, cfg.vocab, (cfg.batch_size, cfg.seq_len), generator=g)
     times, losses = [], []
-    for _ in range(cfg["steps"]):
+    for _ in range(cfg.steps):
         t0 = time.perf_counter()
         loss = model(input_ids=ids, labels=ids).loss
         loss.backward()
@@ -135,12 +142,16 @@ def run_method(method: str, cfg: dict) -> dict:
         losses.append(loss.item())
     timed = times[1:] or times   # the first step allocates the optimizer states
     return {"method": method, "label": LABELS[method], "trainable": trainable, "total": total,
-            "peak_mib": (_peak_kib() - base_rss) / 1024, "sec_per_step": sum(timed) / len(timed),
+            "peak_mib": (peak_rss_bytes() - base_rss) / 2**20, "sec_per_step": sum(timed) / len(timed),
             "losses": losses}
 
 
-def _child(method: str, cfg: dict, queue) -> None:
+def _child(method: str, cfg: Config, queue) -> None:
     import torch
+
+    from common.quiet import quiet_third_party
+
+    quiet_third_party()   # a spawned process starts without the parent's filters
     torch.set_num_threads(max(1, torch.get_num_threads()))
     import peft  # noqa: F401  (imported before the baseline so library code is not counted as training memory)
     import transformers  # noqa: F401
@@ -156,11 +167,12 @@ def _child(method: str, cfg: dict, queue) -> None:
 
 def chatglm3_6b_budget(batch: int = 4, seq: int = 768, lora_r: int = 8) -> list[dict]:
     """GiB for ChatGLM3-6B fine-tuning on one GPU (bf16 weights, gradient checkpointing), by method."""
-    layers, h, ffn, vocab = 28, 4096, 13696, 65024
-    qkv_out = 4096 + 2 * 256
-    linear = layers * (h * qkv_out + h * h + h * 2 * ffn + ffn * h)   # block linear weights
-    embed = 2 * vocab * h                                              # input embedding + output layer
-    total = linear + embed + layers * (2 * h + qkv_out) + h            # + norms and qkv bias
+    from common.checkpoint import CHATGLM3_6B_CONFIG, parameter_count
+
+    c = CHATGLM3_6B_CONFIG
+    layers, h, vocab = c["num_layers"], c["hidden_size"], c["padded_vocab_size"]
+    counts = parameter_count(c)
+    linear, embed, total, qkv_out = counts["linear"], counts["embedding"], counts["total"], counts["qkv_out"]
     gib = 1024 ** 3
     # activations with checkpointing: each layer's input (bf16) + one layer recomputed + fp32 logits (+ their grad)
     act_ckpt = (layers * batch * seq * h * 2 + batch * seq * (34 * h + 5 * 32 * seq) + 2 * batch * seq * vocab * 4)
@@ -177,24 +189,108 @@ def chatglm3_6b_budget(batch: int = 4, seq: int = 768, lora_r: int = 8) -> list[
     return rows
 
 
-def main(cfg: dict | None = None) -> dict:
-    """Run the benchmark; returns the rows of both tables."""
+def official_config(cfg: Config) -> dict:
+    """The benchmark's GLM shape as an official ChatGLM3 config.json dict."""
+    from common.checkpoint import CHATGLM3_6B_CONFIG
+
+    return dict(CHATGLM3_6B_CONFIG, num_layers=cfg.layers, hidden_size=cfg.hidden, ffn_hidden_size=cfg.ffn,
+                num_attention_heads=cfg.heads, multi_query_group_num=cfg.kv_groups, kv_channels=cfg.head_dim,
+                padded_vocab_size=cfg.vocab)
+
+
+# ============================================================================================ QLoRA load peak
+def _load_child(model_dir: str, way: str, device: str, queue) -> None:
+    """In a fresh process: load the QLoRA base one way; report the peak and final resident memory (MiB)."""
+    try:
+        import torch
+
+        from common.quiet import quiet_third_party
+
+        quiet_third_party()   # a spawned process starts without the parent's filters
+        import bitsandbytes  # noqa: F401  (imported before the baseline: library code is not the model)
+        import peft  # noqa: F401
+        from common.chatglm3 import load_model
+        from common.memory import peak_rss_bytes, rss_bytes
+        from common.quant import to_bitsandbytes
+
+        base = rss_bytes()
+        t0 = time.perf_counter()
+        if way == "before":   # the old train_qlora.py: the whole model in the compute dtype, then convert
+            model = load_model(model_dir, precision="fp32", device="cpu", verbose=False)
+            to_bitsandbytes(model, "nf4", double_quant=True, compute_dtype=torch.float32, device=device)
+            model.to(device)
+        else:                 # now: each linear layer becomes NF4 as soon as the loader has read it
+            model = load_model(model_dir, precision="nf4", device=device, verbose=False, compute_dtype=torch.float32)
+        seconds = time.perf_counter() - t0
+        queue.put({"way": way, "peak_mib": (peak_rss_bytes() - base) / 2**20,
+                   "resident_mib": (rss_bytes() - base) / 2**20, "seconds": seconds})
+    except Exception as e:   # report, don't hang the parent
+        queue.put({"way": way, "error": f"{type(e).__name__}: {e}"})
+
+
+def qlora_load_peak(cfg: Config) -> dict:
+    """Peak RSS of loading the QLoRA base the old way vs through ``load_model(precision="nf4")``."""
+    import multiprocessing as mp
+    import shutil
+    import tempfile
+
+    from common.checkpoint import parameter_count, read_config
+    from common.resolve import resolve_model_path
+
+    tmp = None
+    if cfg.model:
+        model_dir = str(resolve_model_path(cfg.model))
+    else:
+        from ch02_env.bench_generate import write_random_6b
+
+        tmp = Path(tempfile.mkdtemp(prefix="qlora-load-peak-"))
+        write_random_6b(tmp, official_config(cfg), shards=2, seed=cfg.seed)
+        model_dir = str(tmp)
+    counts = parameter_count(read_config(model_dir))
+    rows = []
+    try:
+        for way in ("before", "after"):
+            ctx = mp.get_context("spawn")
+            q = ctx.Queue()
+            proc = ctx.Process(target=_load_child, args=(model_dir, way, cfg.device, q))
+            proc.start()
+            rows.append(q.get())
+            proc.join()
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    fp32_mib = counts["total"] * 4 / 2**20
+    print(f"\nQLoRA base load peak ({'random checkpoint of this shape' if tmp else model_dir}; "
+          f"{counts['total'] / 1e6:.0f} M parameters = {fp32_mib:.0f} MiB in fp32), process RSS above its baseline:")
+    print(f"  {'way':<62}{'peak MiB':>10}{'after MiB':>11}{'seconds':>9}")
+    labels = {"before": "before: load fp32, then convert to NF4 (old train_qlora.py)",
+              "after": "after: load_model(precision='nf4'), NF4 while reading"}
+    for r in rows:
+        if "error" in r:
+            print(f"  {labels[r['way']]:<62} failed: {r['error']}")
+            continue
+        print(f"  {labels[r['way']]:<62}{r['peak_mib']:>10.0f}{r['resident_mib']:>11.0f}{r['seconds']:>9.1f}")
+    return {"rows": rows, "parameters": counts["total"], "fp32_mib": fp32_mib, "model": model_dir if not tmp else None}
+
+
+def main(cfg: Config | None = None) -> dict:
+    """Run the benchmark; returns the rows of both tables (and the QLoRA load peaks)."""
     import multiprocessing as mp
 
-    cfg = {**DEFAULTS, **(cfg or {})}
-    methods = [m.strip() for m in cfg["methods"].split(",") if m.strip()]
+    from common.checkpoint import parameter_count
+
+    cfg = cfg or Config()
+    methods = [m.strip() for m in cfg.methods.split(",") if m.strip()]
     config = glm_config(cfg)
-    n_params = (cfg["layers"] * (cfg["hidden"] * (cfg["heads"] + 2 * cfg["kv_groups"]) * cfg["head_dim"]
-                                 + cfg["heads"] * cfg["head_dim"] * cfg["hidden"] + 3 * cfg["hidden"] * cfg["ffn"])
-                + 2 * cfg["vocab"] * cfg["hidden"])
+    n_params = parameter_count(official_config(cfg))["total"]
     print(f"GLM-shaped model: {config.num_hidden_layers} layers, hidden {config.hidden_size}, FFN "
           f"{config.intermediate_size}, {config.num_attention_heads} heads x {config.head_dim} "
           f"({config.num_key_value_heads} KV groups), vocab {config.vocab_size}: ~{n_params / 1e6:.0f} M parameters; "
-          f"batch {cfg['batch_size']} x {cfg['seq_len']} tokens, {cfg['steps']} steps, LoRA r={cfg['lora_r']}")
+          f"batch {cfg.batch_size} x {cfg.seq_len} tokens, {cfg.steps} steps, LoRA r={cfg.lora_r}")
     rows = []
     for m in methods:
         t0 = time.time()
-        if cfg["in_process"]:
+        if cfg.in_process:
             r = run_method(m, cfg)
         else:
             ctx = mp.get_context("spawn")
@@ -223,25 +319,10 @@ def main(cfg: dict | None = None) -> dict:
         fits = "fits" if b["gib"] < 24 * 0.93 else "does NOT fit"
         print(f"  {b['method']:<72}{b['gib']:7.1f} GiB -> {fits} in 24 GB{extra}")
     summary = ", ".join(f"{r['method']} {r['x_full']:.2f}x" for r in rows if full)
+    load = qlora_load_peak(cfg) if cfg.load_peak else None
     print(f"done: peak memory relative to full fine-tuning: {summary}")
-    return {"rows": rows, "chatglm3_6b": budget, "params": n_params}
+    return {"rows": rows, "chatglm3_6b": budget, "params": n_params, "load_peak": load}
 
 
 if __name__ == "__main__":
-    import argparse
-
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    for key, help_text in [("hidden", "hidden size"), ("layers", "decoder layers"), ("ffn", "FFN inner size"),
-                           ("heads", "attention heads"), ("kv_groups", "KV groups (multi-query attention)"),
-                           ("head_dim", "dimension per head"), ("vocab", "vocabulary size"),
-                           ("batch_size", "sequences per step"), ("seq_len", "tokens per sequence"),
-                           ("steps", "training steps per method (the first is not timed)"),
-                           ("lora_r", "LoRA rank")]:
-        p.add_argument("--" + key.replace("_", "-"), type=int, default=DEFAULTS[key], help=help_text)
-    p.add_argument("--lora-alpha", type=float, default=DEFAULTS["lora_alpha"], help="LoRA alpha")
-    p.add_argument("--methods", default=DEFAULTS["methods"], help="comma-separated subset of full,lora,lora_gc,qlora")
-    p.add_argument("--in-process", action="store_true",
-                   help="run every method in this process (faster; memory numbers then overlap)")
-    p.add_argument("--seed", type=int, default=0, help="random seed of weights and tokens")
-    main(vars(p.parse_args()))
+    run(main, Config, __doc__)

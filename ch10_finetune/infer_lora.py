@@ -2,7 +2,7 @@
 
 * ``--compare N``: greedy answers to N dev questions with the adapter switched off (``disable_adapter()``: the base
   model, no second copy in memory) and on, next to the reference; exact match / ROUGE-L for both.
-* ``--query Q`` (repeatable): one multi-turn conversation through ``common.chatglm3.chat`` (history kept);
+* ``--query Q1 Q2 ...``: one multi-turn conversation through ``common.chatglm3.chat`` (history kept);
   ``--interactive``: the same at a prompt (``clear`` starts over, ``exit`` quits). A tool call is printed as
   ``{"name", "parameters"}`` — parsed, never executed.
 * ``--merge-to DIR``: ``merge_and_unload()`` and save — ``--merge-format official`` (default) writes the official
@@ -20,20 +20,31 @@ if __package__ in (None, ""):
     import sys  # run as a script (`python chNN/x.py`): make the repository importable
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common.paths import DATA_DIR, REPO_ROOT
+from dataclasses import dataclass
 
-DEFAULTS: dict[str, Any] = {
-    "model": None, "precision": "fp32", "device": "cpu", "adapter": None,
-    "dev_file": str(DATA_DIR / "ch10" / "customer_service" / "dev.jsonl"), "compare": 5, "queries": [],
-    "interactive": False, "merge_to": None, "merge_format": "official", "max_new_tokens": 128,
-    "temperature": 0.0, "top_p": 0.8, "repetition_penalty": 1.0, "seed": None,
-}
+from common.cli import GenerationArgs, ModelArgs, UserError, arg, redefault, run, sampling_kwargs
+from common.paths import DATA_DIR
+
+
+@dataclass
+class Config(ModelArgs, GenerationArgs):
+    max_new_tokens: int = redefault(GenerationArgs, "max_new_tokens", 128)
+    temperature: float = redefault(GenerationArgs, "temperature", 0.0)
+    adapter: str = arg("", "LoRA adapter folder (default: outputs/ch10/lora)", group="LoRA")
+    dev_file: str = arg(str(DATA_DIR / "ch10" / "customer_service" / "dev.jsonl"),
+                        "JSONL with the questions for --compare", group="LoRA")
+    compare: int = arg(5, "before/after on this many dev questions (0: skip)", group="LoRA")
+    query: list[str] = arg([], "user messages of one multi-turn conversation (several: --query Q1 Q2)", group="LoRA")
+    interactive: bool = arg(False, "chat at a prompt (multi-turn)", group="LoRA")
+    merge_to: str = arg("", "merge LoRA into the base weights and save the model here", group="LoRA")
+    merge_format: str = arg("official", "official ChatGLM3 layout or transformers' native GLM save_pretrained",
+                            choices=("official", "native"), group="LoRA")
 
 
 def _default_adapter() -> Path:
-    import os
-    root = Path(os.environ.get("CHATGLM3_OUTPUT_DIR", REPO_ROOT / "outputs"))
-    return root / "ch10" / "lora"
+    from common.paths import output_dir
+
+    return output_dir("ch10", "lora")
 
 
 def load_with_adapter(model_path, adapter, precision: str = "fp32", device: str = "cpu"):
@@ -43,12 +54,12 @@ def load_with_adapter(model_path, adapter, precision: str = "fp32", device: str 
     from common.chatglm3 import load_model_and_tokenizer
 
     adapter = Path(adapter)
-    if precision in ("int8", "int4"):
-        raise SystemExit("LoRA sits on floating-point base weights: use --precision fp32/bf16/fp16 here, or merge "
-                         "(--merge-to DIR) and load the merged model with --precision int8/int4 elsewhere.")
+    if precision in ("int8", "int4", "nf4"):
+        raise UserError("LoRA sits on floating-point base weights. To fix: --precision fp32/bf16/fp16 here, or "
+                        "merge (--merge-to DIR) and load the merged model with --precision int8/int4 elsewhere")
     if not (adapter / "adapter_config.json").is_file():
-        raise SystemExit(f"no LoRA adapter in {adapter}. To fix: train one first "
-                         "(python ch10_finetune/train_lora.py) or pass --adapter DIR.")
+        raise UserError(f"no LoRA adapter in {adapter}. To fix: train one first "
+                        "(python ch10_finetune/train_lora.py) or pass --adapter DIR")
     base, tok = load_model_and_tokenizer(model_path, precision=precision, device=device)
     model = PeftModel.from_pretrained(base, str(adapter))
     model.eval()
@@ -93,7 +104,7 @@ def merge_and_save(model, tok, out_dir, fmt: str = "official") -> dict:
         merged.save_pretrained(str(out))
         tok.save_pretrained(str(out))
     else:
-        raise ValueError("merge format must be 'official' or 'native'")
+        raise UserError("--merge-format must be 'official' or 'native'")
     reloaded = load_model(out, precision="fp32", device="cpu", verbose=False)
     with torch.no_grad():
         diff = (reloaded(input_ids=probe.cpu()).logits.float() - ref).abs().max().item()
@@ -101,30 +112,28 @@ def merge_and_save(model, tok, out_dir, fmt: str = "official") -> dict:
     return {"merged_dir": str(out), "format": fmt, "max_logit_diff": diff}
 
 
-def main(cfg: dict | None = None) -> dict:
+def main(cfg: Config | None = None) -> dict:
     """Compare, chat, and optionally merge; returns what was computed."""
     from common.chatglm3 import chat
+    from common.cli import apply_threads
 
-    cfg = {**DEFAULTS, **(cfg or {})}
-    gen = {"max_new_tokens": cfg["max_new_tokens"], "temperature": cfg["temperature"], "top_p": cfg["top_p"],
-           "do_sample": cfg["temperature"] > 0, "repetition_penalty": cfg["repetition_penalty"]}
-    if cfg["seed"] is not None:
-        import torch
-        torch.manual_seed(cfg["seed"])
-    adapter = Path(cfg["adapter"]) if cfg["adapter"] else _default_adapter()
-    model, tok = load_with_adapter(cfg["model"], adapter, cfg["precision"], cfg["device"])
+    cfg = cfg or Config()
+    apply_threads(cfg)
+    gen = sampling_kwargs(cfg)
+    adapter = Path(cfg.adapter) if cfg.adapter else _default_adapter()
+    model, tok = load_with_adapter(cfg.model, adapter, cfg.precision, cfg.device)
     results: dict[str, Any] = {"adapter": str(adapter)}
-    if cfg["compare"]:
-        results["compare"] = compare(model, tok, cfg["dev_file"], cfg["compare"], cfg["max_new_tokens"])
+    if cfg.compare:
+        results["compare"] = compare(model, tok, cfg.dev_file, cfg.compare, cfg.max_new_tokens)
     history: list[dict] = []
     answers = []
-    for q in cfg["queries"]:
+    for q in cfg.query:
         response, history = chat(model, tok, q, history=history, **gen)
         answers.append(response)
         shown = json.dumps(response, ensure_ascii=False) if isinstance(response, dict) else response
         print(f"用户: {q}\nChatGLM3+LoRA: {shown}")
     results["answers"], results["history"] = answers, history
-    if cfg["interactive"]:
+    if cfg.interactive:
         print("多轮对话（输入 clear 清空历史，exit 退出）")
         history = []
         while True:
@@ -141,29 +150,11 @@ def main(cfg: dict | None = None) -> dict:
                 continue
             response, history = chat(model, tok, q, history=history, **gen)
             print("ChatGLM3+LoRA:", json.dumps(response, ensure_ascii=False) if isinstance(response, dict) else response)
-    if cfg["merge_to"]:
-        results["merge"] = merge_and_save(model, tok, cfg["merge_to"], cfg["merge_format"])
-    print(f"done: adapter {adapter}" + (f", merged into {cfg['merge_to']}" if cfg["merge_to"] else ""))
+    if cfg.merge_to:
+        results["merge"] = merge_and_save(model, tok, cfg.merge_to, cfg.merge_format)
+    print(f"done: adapter {adapter}" + (f", merged into {cfg['merge_to']}" if cfg.merge_to else ""))
     return results
 
 
 if __name__ == "__main__":
-    import argparse
-
-    from common.cli import add_generation_args, add_model_args
-
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    add_model_args(p)
-    add_generation_args(p, max_new_tokens=128, temperature=0.0)
-    g = p.add_argument_group("LoRA")
-    g.add_argument("--adapter", default=None, help="LoRA adapter folder (default: outputs/ch10/lora)")
-    g.add_argument("--dev-file", default=DEFAULTS["dev_file"], help="JSONL with the questions for --compare")
-    g.add_argument("--compare", type=int, default=5, help="before/after on this many dev questions (0: skip)")
-    g.add_argument("--query", dest="queries", action="append", default=[],
-                   help="a user message; repeat for a multi-turn conversation")
-    g.add_argument("--interactive", action="store_true", help="chat at a prompt (multi-turn)")
-    g.add_argument("--merge-to", default=None, help="merge LoRA into the base weights and save the model here")
-    g.add_argument("--merge-format", default="official", choices=["official", "native"],
-                   help="official ChatGLM3 layout or transformers' native GLM save_pretrained")
-    main(vars(p.parse_args()))
+    run(main, Config, __doc__)

@@ -26,9 +26,14 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from common.checkpoint import CHATGLM3_6B_CONFIG, parameter_count
+from common.cli import ModelArgs, arg, run
+from common.quant import replace_module
 
 # transformers' GlmForCausalLM linear layers; PEFT has no default mapping for model_type "glm", so name them
 GLM_ATTENTION_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj"]
@@ -71,11 +76,6 @@ class LoRALinear(nn.Module):
         return f"r={self.r}, alpha={self.alpha}, in={self.base.in_features}, out={self.base.out_features}"
 
 
-def _replace(model: nn.Module, name: str, new: nn.Module) -> None:
-    parent_name, _, child = name.rpartition(".")
-    setattr(model.get_submodule(parent_name) if parent_name else model, child, new)
-
-
 def inject_lora(model: nn.Module, target_modules: list[str], r: int = 8, alpha: float = 16.0,
                 dropout: float = 0.0) -> list[str]:
     """Freeze ``model`` and wrap every ``nn.Linear`` whose name ends with a target in ``LoRALinear``."""
@@ -84,7 +84,7 @@ def inject_lora(model: nn.Module, target_modules: list[str], r: int = 8, alpha: 
     names = [n for n, m in model.named_modules()
              if isinstance(m, nn.Linear) and n.rsplit(".", 1)[-1] in target_modules]
     for n in names:
-        _replace(model, n, LoRALinear(model.get_submodule(n), r=r, alpha=alpha, dropout=dropout))
+        replace_module(model, n, LoRALinear(model.get_submodule(n), r=r, alpha=alpha, dropout=dropout))
     return names
 
 
@@ -92,7 +92,7 @@ def merge_lora(model: nn.Module) -> int:
     """Replace every ``LoRALinear`` by its merged ``nn.Linear``; returns how many were merged."""
     names = [n for n, m in model.named_modules() if isinstance(m, LoRALinear)]
     for n in names:
-        _replace(model, n, model.get_submodule(n).merged())
+        replace_module(model, n, model.get_submodule(n).merged())
     return len(names)
 
 
@@ -115,13 +115,17 @@ def lora_param_count(shapes: dict[str, tuple], targets: list[str], r: int, layer
     return layers * sum(r * (shapes[t][0] + shapes[t][1]) for t in targets)
 
 
-CHATGLM3_6B = {"layers": 28, "hidden": 4096, "ffn": 13696, "heads": 32, "kv_groups": 2, "head_dim": 128,
-               "vocab": 65024, "total_params": 6_243_584_000}
+def _six_b() -> dict:
+    """ChatGLM3-6B's sizes under the names used here (from the one official config in common.checkpoint)."""
+    c = CHATGLM3_6B_CONFIG
+    return {"layers": c["num_layers"], "hidden": c["hidden_size"], "ffn": c["ffn_hidden_size"],
+            "heads": c["num_attention_heads"], "kv_groups": c["multi_query_group_num"], "head_dim": c["kv_channels"],
+            "vocab": c["padded_vocab_size"], "total_params": parameter_count(c)["total"]}
 
 
 def chatglm3_6b_table(r: int = 8) -> list[dict]:
     """LoRA trainable parameters on ChatGLM3-6B for a few target choices (pure arithmetic, no weights)."""
-    c = CHATGLM3_6B
+    c = _six_b()
     shapes = glm_linear_shapes(c["hidden"], c["ffn"], c["heads"], c["kv_groups"], c["head_dim"])
     # the official checkpoint fuses q/k/v into one query_key_value layer (4096 -> 4096 + 2 x 256): one rank-r update
     fused = c["layers"] * r * (c["hidden"] + (c["heads"] + 2 * c["kv_groups"]) * c["head_dim"])
@@ -139,7 +143,20 @@ def _logits(model: nn.Module, input_ids: torch.Tensor) -> torch.Tensor:
         return model(input_ids=input_ids).logits.float()
 
 
-def main(cfg: dict | None = None) -> dict:
+@dataclass
+class Config(ModelArgs):
+    precision: str = arg("fp32", "the base model is compared in fp32 (the LoRA formula is exact there)",
+                         choices=("fp32",), group="model")
+    device: str = arg("cpu", "everything runs on the CPU (a few layers, a few milliseconds)", choices=("cpu",),
+                      group="model")
+    r: int = arg(8, "LoRA rank (the official ChatGLM3 finetune_demo uses r=8)")
+    alpha: float = arg(16.0, "LoRA alpha (scaling = alpha / r)")
+    targets: str = arg(",".join(GLM_ALL_LINEAR), "comma-separated linear layer names")
+    seed: int = arg(0, "random seed")
+    text: str = arg("你好，请问退货政策是什么？", "prompt whose logits are compared")
+
+
+def main(cfg: Config | None = None) -> dict:
     """Run the four steps; returns parameter counts and the max logit differences."""
     import copy
 
@@ -147,21 +164,23 @@ def main(cfg: dict | None = None) -> dict:
 
     from common.chatglm3 import load_model_and_tokenizer
 
-    cfg = {"model": None, "r": 8, "alpha": 16.0, "targets": ",".join(GLM_ALL_LINEAR), "seed": 0,
-           "text": "你好，请问退货政策是什么？", **(cfg or {})}
-    targets = [t.strip() for t in cfg["targets"].split(",") if t.strip()]
-    torch.manual_seed(cfg["seed"])
-    base, tok = load_model_and_tokenizer(cfg["model"], precision="fp32", device="cpu")
-    input_ids = tok.build_chat_input(cfg["text"])["input_ids"]
+    from common.cli import apply_threads
+
+    cfg = cfg or Config()
+    apply_threads(cfg)
+    targets = [t.strip() for t in cfg.targets.split(",") if t.strip()]
+    torch.manual_seed(cfg.seed)
+    base, tok = load_model_and_tokenizer(cfg.model, precision="fp32", device="cpu")
+    input_ids = tok.build_chat_input(cfg.text)["input_ids"]
     ref = _logits(base, input_ids)
     _, total = count_parameters(base)
 
     # 1) from scratch
     mine = copy.deepcopy(base)
-    names = inject_lora(mine, targets, r=cfg["r"], alpha=cfg["alpha"])
+    names = inject_lora(mine, targets, r=cfg.r, alpha=cfg.alpha)
     trainable, _ = count_parameters(mine)
-    print(f"[1] from-scratch LoRA on {len(names)} layers ({', '.join(targets)}), r={cfg['r']}, "
-          f"alpha={cfg['alpha']}: trainable {trainable:,} of {total + trainable:,} "
+    print(f"[1] from-scratch LoRA on {len(names)} layers ({', '.join(targets)}), r={cfg.r}, "
+          f"alpha={cfg.alpha}: trainable {trainable:,} of {total + trainable:,} "
           f"({100 * trainable / (total + trainable):.3f}%)")
     start_diff = (_logits(mine, input_ids) - ref).abs().max().item()
     print(f"    B = 0 at start -> logits equal the base model's: max |diff| = {start_diff:.2e}")
@@ -180,7 +199,7 @@ def main(cfg: dict | None = None) -> dict:
           f"unmerged: max |diff| = {merge_diff:.2e}; merged params {count_parameters(merged)[1]:,} (= base)")
 
     # 3) PEFT
-    peft_cfg = LoraConfig(r=cfg["r"], lora_alpha=cfg["alpha"], lora_dropout=0.0, target_modules=targets,
+    peft_cfg = LoraConfig(r=cfg.r, lora_alpha=cfg.alpha, lora_dropout=0.0, target_modules=targets,
                           task_type="CAUSAL_LM")
     peft_model = get_peft_model(copy.deepcopy(base), peft_cfg)
     print("[3] PEFT: ", end="")
@@ -199,8 +218,9 @@ def main(cfg: dict | None = None) -> dict:
           f"{peft_merge_diff:.2e}; same trainable count: {peft_trainable == trainable}")
 
     # 4) ChatGLM3-6B arithmetic
-    table = chatglm3_6b_table(cfg["r"])
-    print(f"[4] ChatGLM3-6B ({CHATGLM3_6B['total_params'] / 1e9:.2f} B parameters), LoRA r={cfg['r']}:")
+    table = chatglm3_6b_table(cfg.r)
+    print(f"[4] ChatGLM3-6B ({_six_b()['total_params'] / 1e9:.2f} B parameters), LoRA r={cfg.r} (arithmetic on the "
+          f"official config; PEFT prints the same count for the real model):")
     for row in table:
         print(f"    {row['targets']:<36} {row['trainable'] / 1e6:8.2f} M trainable ({100 * row['share']:.3f}%)")
     print(f"done: LoRA == merged == PEFT (max diff {max(merge_diff, peft_diff, peft_merge_diff):.1e}), "
@@ -211,15 +231,4 @@ def main(cfg: dict | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    import argparse
-
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--model", default=None,
-                   help="model dir or hub id (default: CHATGLM3_MODEL / MODEL_PATH, else the built-in demo model)")
-    p.add_argument("--r", type=int, default=8, help="LoRA rank")
-    p.add_argument("--alpha", type=float, default=16.0, help="LoRA alpha (scaling = alpha / r)")
-    p.add_argument("--targets", default=",".join(GLM_ALL_LINEAR), help="comma-separated linear layer names")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
-    p.add_argument("--text", default="你好，请问退货政策是什么？", help="prompt whose logits are compared")
-    main(vars(p.parse_args()))
+    run(main, Config, __doc__)

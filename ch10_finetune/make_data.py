@@ -22,7 +22,11 @@ if __package__ in (None, ""):
 
 import json
 import random
+from dataclasses import dataclass
 from pathlib import Path
+
+from common.cli import arg, run
+from common.paths import DATA_DIR
 
 SHOP = "小智优选"
 SYSTEM_PROMPTS = [
@@ -297,6 +301,29 @@ def make_advertise(rng: random.Random) -> dict:
     return {"content": content, "summary": summary}
 
 
+# ------------------------------------------------------------------------------------- a reader's small dataset
+BANK_TOPICS = ["信用卡", "借记卡", "网上银行", "手机银行", "定期存款", "大额存单", "个人贷款", "外汇兑换", "理财产品",
+               "跨行转账"]
+BANK_ASPECTS = [
+    ("怎么办理{t}？", "办理{t}请带本人身份证到任一网点，或在手机银行首页搜索“{t}”在线申请，约{d}个工作日办好。"),
+    ("{t}收费吗？", "{t}的年费和手续费标准是{f}，详见网点公告或客服热线95588。"),
+    ("{t}遇到问题找谁？", "{t}的问题请拨打客服热线95588转{k}号键，或到网点找大堂经理。"),
+    ("{t}有什么限制？", "{t}每日限额为{m}万元，超过限额请提前一天到网点预约。"),
+]
+
+
+def bank_faq(n: int = 40, seed: int = 0) -> list[dict]:
+    """``n`` (<= 40) single-turn bank-FAQ conversations in the official format, every answer different: the kind
+    of small file a reader brings to ``train_lora.py --train-file`` (not bundled; ``--faq N`` writes one)."""
+    rng = random.Random(seed)
+    records = []
+    for i, (t, (q, a)) in enumerate([(t, qa) for qa in BANK_ASPECTS for t in BANK_TOPICS][:n]):
+        a = a.format(t=t, d=rng.randint(1, 9), f=rng.choice(["免费", "每笔2元", "每年10元", "按金额的千分之一"]),
+                     k=rng.randint(1, 9), m=rng.choice([1, 2, 5, 10, 20, 50]))
+        records.append({"conversations": [_user(q.format(t=t)), _assistant(a)]})
+    return records
+
+
 # ----------------------------------------------------------------------------------------------------- main
 def _write_jsonl(path: Path, records: list[dict]) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -305,26 +332,43 @@ def _write_jsonl(path: Path, records: list[dict]) -> int:
     return len(text.encode("utf-8"))
 
 
-def main(cfg: dict | None = None) -> dict:
-    """Write the four JSONL files; returns ``{relative path: {"records", "bytes"}}``."""
-    from common.paths import DATA_DIR
+@dataclass
+class Config:
+    out_dir: str = arg(str(DATA_DIR / "ch10"), "folder to write the JSONL files into")
+    seed: int = arg(10, "random seed (same seed -> identical files)")
+    n_train: int = arg(360, "customer-service training conversations")
+    n_dev: int = arg(40, "customer-service dev conversations")
+    n_adv_train: int = arg(240, "AdvertiseGen-style training records")
+    n_adv_dev: int = arg(24, "AdvertiseGen-style dev records")
+    faq: int = arg(0, "instead: write N (<= 40) single-turn bank-FAQ conversations to "
+                      "outputs/ch10/faq_N.jsonl — a reader's small dataset for train_lora.py --train-file")
 
-    cfg = {"out_dir": str(DATA_DIR / "ch10"), "seed": 10, "n_train": 360, "n_dev": 40,
-           "n_adv_train": 240, "n_adv_dev": 24, **(cfg or {})}
-    out = Path(cfg["out_dir"])
-    rng = random.Random(cfg["seed"])
-    cs_train = [make_conversation(rng, "train") for _ in range(cfg["n_train"])]
-    cs_dev = [make_conversation(rng, "dev") for _ in range(cfg["n_dev"])]
+
+def main(cfg: Config | None = None) -> dict:
+    """Write the four JSONL files; returns ``{relative path: {"records", "bytes"}}``."""
+    cfg = cfg or Config()
+    if cfg.faq:
+        from common.paths import output_dir
+
+        path = output_dir("ch10") / f"faq_{cfg.faq}.jsonl"
+        records = bank_faq(cfg.faq)
+        size = _write_jsonl(path, records)
+        print(f"done: {len(records)} FAQ conversations, {size / 1024:.1f} KiB in {path}")
+        return {"faq": str(path), "records": len(records)}
+    out = Path(cfg.out_dir)
+    rng = random.Random(cfg.seed)
+    cs_train = [make_conversation(rng, "train") for _ in range(cfg.n_train)]
+    cs_dev = [make_conversation(rng, "dev") for _ in range(cfg.n_dev)]
     adv = []
     seen = set()
-    while len(adv) < cfg["n_adv_train"] + cfg["n_adv_dev"]:   # dev attribute sets never appear in train
+    while len(adv) < cfg.n_adv_train + cfg.n_adv_dev:   # dev attribute sets never appear in train
         r = make_advertise(rng)
         if r["content"] not in seen:
             seen.add(r["content"])
             adv.append(r)
     files = {"customer_service/train.jsonl": cs_train, "customer_service/dev.jsonl": cs_dev,
-             "advertise_gen/train.jsonl": adv[: cfg["n_adv_train"]],
-             "advertise_gen/dev.jsonl": adv[cfg["n_adv_train"]:]}
+             "advertise_gen/train.jsonl": adv[: cfg.n_adv_train],
+             "advertise_gen/dev.jsonl": adv[cfg.n_adv_train:]}
     results = {}
     for rel, records in files.items():
         results[rel] = {"records": len(records), "bytes": _write_jsonl(out / rel, records)}
@@ -339,16 +383,4 @@ def main(cfg: dict | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    import argparse
-
-    from common.paths import DATA_DIR
-
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--out-dir", default=str(DATA_DIR / "ch10"), help="folder to write the JSONL files into")
-    p.add_argument("--seed", type=int, default=10, help="random seed (same seed -> identical files)")
-    p.add_argument("--n-train", type=int, default=360, help="customer-service training conversations")
-    p.add_argument("--n-dev", type=int, default=40, help="customer-service dev conversations")
-    p.add_argument("--n-adv-train", type=int, default=240, help="AdvertiseGen-style training records")
-    p.add_argument("--n-adv-dev", type=int, default=24, help="AdvertiseGen-style dev records")
-    main(vars(p.parse_args()))
+    run(main, Config, __doc__)

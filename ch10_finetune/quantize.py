@@ -23,10 +23,16 @@ if __package__ in (None, ""):
 
 import json
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from common.cli import ModelArgs, arg, run
+# the repository's one bitsandbytes converter (LLM.int8 / NF4 / FP4, double quant, compute dtype) and the
+# "replace a Linear inside its parent" helper: this chapter teaches by calling them
+from common.quant import replace_linears, to_bitsandbytes
 
 
 # ---------------------------------------------------------------------------------------------- part 1
@@ -212,51 +218,10 @@ class WeightOnlyQuantLinear(nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, int{self.bits} per-row"
 
 
-def _replace_linears(model: nn.Module, make, skip: tuple[str, ...]) -> list[str]:
-    names = [n for n, m in model.named_modules()
-             if isinstance(m, nn.Linear) and not any(s in n for s in skip)]
-    for n in names:
-        parent, _, attr = n.rpartition(".")
-        setattr(model.get_submodule(parent) if parent else model, attr, make(model.get_submodule(n)))
-    return names
-
-
 def quantize_weights(model: nn.Module, bits: int = 8, skip: tuple[str, ...] = ("lm_head",)) -> list[str]:
     """ChatGLM3's ``model.quantize(bits)`` on transformers' GLM: every block linear layer -> weight-only INT8/4
     (embeddings and the LM head stay, as in ChatGLM3). In place; returns the quantised layer names."""
-    return _replace_linears(model, lambda m: WeightOnlyQuantLinear(m, bits), skip)
-
-
-def to_bitsandbytes(model: nn.Module, mode: str = "nf4", double_quant: bool = True,
-                    compute_dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu",
-                    skip: tuple[str, ...] = ("lm_head",)) -> list[str]:
-    """Replace linear layers by bitsandbytes layers, in place: ``int8`` = LLM.int8 ``Linear8bitLt`` (threshold 6),
-    ``nf4`` / ``fp4`` = ``Linear4bit`` (blocks of 64, ``double_quant`` = QLoRA's double quantization). The
-    weights are quantised when they move to ``device`` (bitsandbytes >= 0.45 also does this on CPU)."""
-    import bitsandbytes as bnb
-
-    def make(lin: nn.Linear) -> nn.Module:
-        w = lin.weight.detach().to("cpu", torch.float16 if mode == "int8" else compute_dtype)
-        if mode == "int8":
-            new = bnb.nn.Linear8bitLt(lin.in_features, lin.out_features, bias=lin.bias is not None,
-                                      has_fp16_weights=False, threshold=6.0)
-            new.weight = bnb.nn.Int8Params(w, requires_grad=False, has_fp16_weights=False)
-        elif mode in ("nf4", "fp4"):
-            new = bnb.nn.Linear4bit(lin.in_features, lin.out_features, bias=lin.bias is not None,
-                                    compute_dtype=compute_dtype, quant_type=mode, compress_statistics=double_quant)
-            new.weight = bnb.nn.Params4bit(w, requires_grad=False, quant_type=mode, compress_statistics=double_quant)
-        else:
-            raise ValueError(f"mode must be int8, nf4 or fp4, not {mode!r}")
-        if lin.bias is not None:
-            new.bias = nn.Parameter(lin.bias.detach().to("cpu", compute_dtype), requires_grad=False)
-        if hasattr(new, "support_avx512bf16_for_cpu"):
-            # bitsandbytes 0.50 repacks 4-bit weights in place the first time an eval-mode CPU forward runs (on
-            # AVX512-BF16 CPUs); that fails for in_features not divisible by 64 and changes the layout under a
-            # model that goes back to training — keep the one portable layout
-            new.support_avx512bf16_for_cpu = False
-        return new.to(device)
-
-    return _replace_linears(model, make, skip)
+    return replace_linears(model, lambda m: WeightOnlyQuantLinear(m, bits), skip)
 
 
 # ---------------------------------------------------------------------------------------------- part 3
@@ -303,50 +268,59 @@ SELF_PROMPTS = ["你好", "你是谁？", "介绍一下这本书", "北京今天
                 "帮我查一下股票600519", "谢谢你"]
 
 
-def main(cfg: dict | None = None) -> dict:
+@dataclass
+class Config(ModelArgs):
+    precision: str = arg("fp32", "the reference every variant is compared with", choices=("fp32",), group="model")
+    device: str = arg("cpu", "the comparison runs on the CPU (PyTorch's int8/int4 kernels are CPU kernels)",
+                      choices=("cpu",), group="model")
+    data: str = arg("self", "'self' (the model's own greedy answers to fixed questions) or a JSONL file of "
+                            "conversations to score, e.g. data/ch10/customer_service/dev.jsonl")
+    n_texts: int = arg(8, "how many conversations to score")
+    max_length: int = arg(512, "token limit per conversation")
+    skip_bnb: bool = arg(False, "leave out the bitsandbytes rows")
+    seed: int = arg(0, "random seed of the part-1 demonstrations")
+
+
+def main(cfg: Config | None = None) -> dict:
     """Part 1 + the comparison table on the resolved model; returns the numbers."""
     import copy
     import time
 
     from common.chatglm3 import load_model_and_tokenizer
+    from common.cli import apply_threads
     from common.sft import SFTCollator, load_sft_examples
 
-    cfg = {"model": None, "data": "self", "n_texts": 8,
-           "max_length": 512, "skip_bnb": False, "seed": 0, "threads": 0, **(cfg or {})}
-    torch.manual_seed(cfg["seed"])
-    if cfg["threads"]:
-        torch.set_num_threads(cfg["threads"])
-    results = {"explain": explain(cfg["seed"])}
+    cfg = cfg or Config()
+    apply_threads(cfg)
+    torch.manual_seed(cfg.seed)
+    results = {"explain": explain(cfg.seed)}
 
-    base, tok = load_model_and_tokenizer(cfg["model"], precision="fp32", device="cpu")
-    if cfg["data"] == "self":
+    base, tok = load_model_and_tokenizer(cfg.model, precision="fp32", device="cpu")
+    if cfg.data == "self":
         # the model's own fp32 greedy answers: NLL on them measures how far quantisation moves the model away from
         # what it would have said (a text the model never saw makes every variant look equally lost)
         from common.chatglm3 import chat
         records = []
-        for q in SELF_PROMPTS[: cfg["n_texts"]]:
+        for q in SELF_PROMPTS[: cfg.n_texts]:
             answer, _ = chat(base, tok, q, do_sample=False, max_new_tokens=48)
             text = answer if isinstance(answer, str) else json.dumps(answer, ensure_ascii=False)
             records.append({"conversations": [{"role": "user", "content": q}, {"role": "assistant", "content": text}]})
-        examples, _ = load_sft_examples(records, tok, max_length=cfg["max_length"])
+        examples, _ = load_sft_examples(records, tok, max_length=cfg.max_length)
     else:
-        examples, _ = load_sft_examples(cfg["data"], tok, max_length=cfg["max_length"])
-    batches = [SFTCollator()([ex]) for ex in examples[: cfg["n_texts"]]]
+        examples, _ = load_sft_examples(cfg.data, tok, max_length=cfg.max_length)
+    batches = [SFTCollator()([ex]) for ex in examples[: cfg.n_texts]]
     ref_logits = [base(input_ids=b["input_ids"]).logits.detach().float() for b in batches]
 
     variants = [("fp32 (reference)", lambda m: m),
                 ("ours INT8 per-row", lambda m: quantize_weights(m, 8)),
                 ("ours INT4 per-row, packed", lambda m: quantize_weights(m, 4))]
-    if not cfg["skip_bnb"]:
+    if not cfg.skip_bnb:
         variants += [("bnb LLM.int8 (threshold 6)", lambda m: to_bitsandbytes(m, "int8")),
                      ("bnb NF4 + double quant", lambda m: to_bitsandbytes(m, "nf4", True)),
                      ("bnb FP4", lambda m: to_bitsandbytes(m, "fp4", False))]
-    try:   # the runtime's CPU kernels (load_model(precision="int8"/"int4")), when the runtime provides them
-        from common.quant import quantize_linears
-        variants += [("common.quant int8 (torch kernel)", lambda m: quantize_linears(m, "int8")),
-                     ("common.quant int4 (torch kernel)", lambda m: quantize_linears(m, "int4"))]
-    except ImportError:
-        pass
+    from common.quant import quantize_linears   # the runtime's CPU kernels (load_model(precision="int8"/"int4"))
+    variants += [("common.quant int8 (torch kernel)", lambda m: quantize_linears(m, "int8")),
+                 ("common.quant int4 (torch kernel)", lambda m: quantize_linears(m, "int4"))]
 
     rows = []
     for label, apply in variants:
@@ -382,21 +356,4 @@ def main(cfg: dict | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    import argparse
-
-    from common.paths import DATA_DIR
-
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--model", default=None,
-                   help="model dir or hub id (default: CHATGLM3_MODEL / MODEL_PATH, else the built-in demo model)")
-    p.add_argument("--data", default="self",
-                   help="'self' (the model's own greedy answers to fixed questions) or a JSONL file of conversations "
-                        f"to score, e.g. {DATA_DIR / 'ch10' / 'customer_service' / 'dev.jsonl'}")
-    p.add_argument("--n-texts", type=int, default=8, help="how many conversations to score")
-    p.add_argument("--max-length", type=int, default=512, help="token limit per conversation")
-    p.add_argument("--skip-bnb", action="store_true", help="leave out the bitsandbytes rows")
-    p.add_argument("--seed", type=int, default=0, help="random seed of the part-1 demonstrations")
-    p.add_argument("--threads", type=int, default=0,
-                   help="CPU threads (0: PyTorch's default; 1 is much faster when the cores are busy)")
-    main(vars(p.parse_args()))
+    run(main, Config, __doc__)

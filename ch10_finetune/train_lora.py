@@ -21,6 +21,7 @@ assistant turns are trained). Model: the resolved model (built-in demo model by 
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import shutil
@@ -33,77 +34,82 @@ if __package__ in (None, ""):
     import sys  # run as a script (`python chNN/x.py`): make the repository importable
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from dataclasses import asdict, dataclass
+
+from common.cli import PRECISIONS, ModelArgs, UserError, arg, run
 from common.paths import DATA_DIR
 
 CS_DIR = DATA_DIR / "ch10" / "customer_service"
 GLM_ALL_LINEAR = "q_proj,k_proj,v_proj,o_proj,gate_up_proj,down_proj"
 
-DEFAULTS: dict[str, Any] = {
-    "model": None, "precision": "fp32",
-    "train_file": str(CS_DIR / "train.jsonl"), "dev_file": str(CS_DIR / "dev.jsonl"), "output_dir": None,
-    # CPU defaults for the 7 M-parameter demo model: a high learning rate and rank 16 so the change is visible in
-    # minutes; for ChatGLM3-6B use the official lr 3e-4 (README)
-    "max_steps": 0, "epochs": 5.0, "lr": 5e-3, "warmup_ratio": 0.05, "weight_decay": 0.0, "grad_clip": 1.0,
-    "lora_r": 16, "lora_alpha": 32.0, "lora_dropout": 0.05, "targets": GLM_ALL_LINEAR,
-    "batch_size": 8, "grad_accum": 1, "max_length": 512, "gradient_checkpointing": False,
-    "resume": False, "seed": 42, "save_every": 50, "eval_every": 50, "log_every": 10, "stop_after": 0,
-    "n_eval": 10, "n_demo": 3, "demo_split": "train", "max_new_tokens": 128, "threads": 0, "run_name": "lora",
-}
+
+@dataclass
+class LoRAArgs:
+    """The adapter: rank, scaling, dropout, which linear layers."""
+
+    # CPU defaults for the 7 M-parameter demo model: rank 16 and a high learning rate so the change is visible in
+    # minutes; for ChatGLM3-6B use the official r=8, lr 3e-4 (README)
+    lora_r: int = arg(16, "LoRA rank r", group="LoRA")
+    lora_alpha: float = arg(32.0, "LoRA alpha (scaling = alpha / r)", group="LoRA")
+    lora_dropout: float = arg(0.05, "dropout on the LoRA input", group="LoRA")
+    targets: str = arg(GLM_ALL_LINEAR, "comma-separated GlmForCausalLM linear layers to adapt (official ChatGLM3 "
+                                       "LoRA = query_key_value = q_proj,k_proj,v_proj here)", group="LoRA")
 
 
-# ============================================================================================== arguments
-def add_train_args(p, defaults: dict[str, Any] | None = None) -> None:
-    """The flags train_lora.py and train_qlora.py share (``defaults`` overrides the values shown in --help)."""
-    d = {**DEFAULTS, **(defaults or {})}
-    p.add_argument("--model", default=d["model"],
-                   help="model dir or hub id (default: CHATGLM3_MODEL / MODEL_PATH, else the built-in demo model)")
-    p.add_argument("--precision", default=d["precision"], choices=["fp32", "bf16", "fp16"],
-                   help="dtype of the frozen base weights (LoRA weights train in fp32)")
-    p.add_argument("--train-file", default=d["train_file"], help="training JSONL (official ChatGLM3 format)")
-    p.add_argument("--dev-file", default=d["dev_file"], help="dev JSONL for dev loss, exact match, ROUGE-L")
-    p.add_argument("--output-dir", default=d["output_dir"],
-                   help=f"where the adapter, plots, metrics and checkpoint go (default outputs/ch10/{d['run_name']})")
-    p.add_argument("--max-steps", type=int, default=d["max_steps"],
-                   help="optimizer steps to train (0: use --epochs)")
-    p.add_argument("--epochs", type=float, default=d["epochs"], help="passes over the training data when --max-steps is 0")
-    p.add_argument("--lr", type=float, default=d["lr"], help="peak learning rate (linear warm-up, then linear decay)")
-    p.add_argument("--warmup-ratio", type=float, default=d["warmup_ratio"], help="share of steps used for warm-up")
-    p.add_argument("--weight-decay", type=float, default=d["weight_decay"], help="AdamW weight decay")
-    p.add_argument("--grad-clip", type=float, default=d["grad_clip"], help="max gradient norm (0: no clipping)")
-    p.add_argument("--lora-r", type=int, default=d["lora_r"], help="LoRA rank r")
-    p.add_argument("--lora-alpha", type=float, default=d["lora_alpha"], help="LoRA alpha (scaling = alpha / r)")
-    p.add_argument("--lora-dropout", type=float, default=d["lora_dropout"], help="dropout on the LoRA input")
-    p.add_argument("--targets", default=d["targets"],
-                   help="comma-separated GlmForCausalLM linear layers to adapt (official ChatGLM3 LoRA = "
-                        "query_key_value = q_proj,k_proj,v_proj here)")
-    p.add_argument("--batch-size", type=int, default=d["batch_size"], help="conversations per batch per process")
-    p.add_argument("--grad-accum", type=int, default=d["grad_accum"], help="micro-batches per optimizer step")
-    p.add_argument("--max-length", type=int, default=d["max_length"],
-                   help="token limit per conversation (longer ones lose whole trailing turns, never half an answer)")
-    p.add_argument("--gradient-checkpointing", action="store_true", default=d["gradient_checkpointing"],
-                   help="recompute activations in backward (less memory, ~30%% slower)")
-    p.add_argument("--resume", action="store_true", help="continue from <output-dir>/checkpoint if it exists")
-    p.add_argument("--seed", type=int, default=d["seed"], help="random seed (init, data order, dropout)")
-    p.add_argument("--save-every", type=int, default=d["save_every"], help="save a resumable checkpoint every N steps")
-    p.add_argument("--eval-every", type=int, default=d["eval_every"], help="dev loss every N steps (0: start/end only)")
-    p.add_argument("--log-every", type=int, default=d["log_every"], help="print the training loss every N steps")
-    p.add_argument("--stop-after", type=int, default=d["stop_after"],
-                   help="stop after N steps as if interrupted (checkpoint saved; try --resume); 0: off")
-    p.add_argument("--n-eval", type=int, default=d["n_eval"], help="dev answers generated for exact match / ROUGE-L")
-    p.add_argument("--n-demo", type=int, default=d["n_demo"], help="questions shown before/after training")
-    p.add_argument("--demo-split", default=d["demo_split"], choices=["train", "dev"],
-                   help="take the before/after questions from the training or the dev file")
-    p.add_argument("--max-new-tokens", type=int, default=d["max_new_tokens"], help="generation length limit")
-    p.add_argument("--threads", type=int, default=d["threads"],
-                   help="CPU threads per process (0: PyTorch's default; 1 is much faster when the cores are busy "
-                        "with other work)")
+@dataclass
+class Config(ModelArgs, LoRAArgs):
+    precision: str = arg("fp32", "dtype of the frozen base weights (LoRA weights train in fp32); 4-bit bases are "
+                                 "train_qlora.py's", choices=PRECISIONS, group="model")
+    device: str = arg("auto", "auto: accelerate picks (a CUDA GPU when there is one, else the CPU; `accelerate "
+                              "launch` for several); cpu: force the CPU; cuda: require a GPU",
+                      choices=("auto", "cpu", "cuda"), group="model")
+    train_file: str = arg(str(CS_DIR / "train.jsonl"), "training JSONL (official ChatGLM3 format)", group="data")
+    dev_file: str = arg("", "dev JSONL for dev loss, exact match, ROUGE-L (default: the bundled dev set for the "
+                            "bundled data; for your own --train-file, --dev-fraction of it held out)", group="data")
+    dev_fraction: float = arg(0.1, "share of your own --train-file held out as dev set when no --dev-file is given "
+                                   "(0: none; files under 10 conversations keep everything for training)",
+                              group="data")
+    output_dir: str = arg("", "where the adapter, plots, metrics and checkpoint go (default: outputs/ch10/<run "
+                              "name>, plus -<file name> for your own --train-file)", group="data")
+    overwrite: bool = arg(False, "replace an adapter in --output-dir that was trained on other data", group="data")
+    max_steps: int = arg(0, "optimizer steps to train (0: --epochs, at least --min-steps)", group="schedule")
+    epochs: float = arg(5.0, "passes over the training data when --max-steps is 0", group="schedule")
+    min_steps: int = arg(200, "at least this many optimizer steps when --max-steps is 0, so a small file is "
+                              "learned too (40 conversations: 200 steps = 40 passes)", group="schedule")
+    target_loss: float = arg(0.01, "stop early once the training loss (mean of the last --log-every steps) is "
+                                   "below this (0: off)", group="schedule")
+    lr: float = arg(5e-3, "peak learning rate (linear warm-up, then linear decay)", group="schedule")
+    warmup_ratio: float = arg(0.05, "share of steps used for warm-up", group="schedule")
+    weight_decay: float = arg(0.0, "AdamW weight decay", group="schedule")
+    grad_clip: float = arg(1.0, "max gradient norm (0: no clipping)", group="schedule")
+    batch_size: int = arg(8, "conversations per batch per process", group="schedule")
+    grad_accum: int = arg(1, "micro-batches per optimizer step", group="schedule")
+    max_length: int = arg(512, "token limit per conversation (longer ones lose whole trailing turns, never half an "
+                               "answer)", group="schedule")
+    gradient_checkpointing: bool = arg(False, "recompute activations in backward (less memory, ~30% slower)",
+                                       group="schedule")
+    resume: bool = arg(False, "continue from <output-dir>/checkpoint if it exists", group="run")
+    seed: int = arg(42, "random seed (init, data order, dropout, dev split)", group="run")
+    save_every: int = arg(50, "save a resumable checkpoint every N steps", group="run")
+    eval_every: int = arg(50, "dev loss every N steps (0: start/end only)", group="run")
+    log_every: int = arg(10, "print the training loss every N steps", group="run")
+    stop_after: int = arg(0, "stop after N steps as if interrupted (checkpoint saved; try --resume); 0: off",
+                          group="run")
+    n_eval: int = arg(10, "dev answers generated for exact match / ROUGE-L", group="run")
+    n_demo: int = arg(3, "questions shown before/after training", group="run")
+    check_trained: int = arg(40, "after training: greedy answers to up to N training questions, and how many "
+                                 "reproduce the trained answer exactly (0: skip)", group="run")
+    demo_split: str = arg("train", "take the before/after questions from the training or the dev data",
+                          choices=("train", "dev"), group="run")
+    max_new_tokens: int = arg(128, "generation length limit", group="run")
+    run_name: str = arg("lora", "name of the default output folder under outputs/ch10", group="run")
 
 
 # ============================================================================================== model
-def lora_config(cfg: dict):
+def lora_config(cfg: LoRAArgs):
     from peft import LoraConfig
-    return LoraConfig(r=cfg["lora_r"], lora_alpha=cfg["lora_alpha"], lora_dropout=cfg["lora_dropout"],
-                      target_modules=[t.strip() for t in cfg["targets"].split(",") if t.strip()],
+    return LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                      target_modules=[t.strip() for t in cfg.targets.split(",") if t.strip()],
                       bias="none", task_type="CAUSAL_LM")
 
 
@@ -112,15 +118,15 @@ def _load_device(accelerator) -> str:
     return "cpu" if accelerator.device.type == "cpu" else str(accelerator.device)
 
 
-def build_lora_model(cfg: dict, accelerator):
+def build_lora_model(cfg: Config, accelerator):
     """Base model (frozen) + PEFT LoRA adapters -> ``(model, tokenizer, info)``."""
     from peft import get_peft_model
 
     from common.chatglm3 import load_model_and_tokenizer
 
-    model, tok = load_model_and_tokenizer(cfg["model"], precision=cfg["precision"], device=_load_device(accelerator),
+    model, tok = load_model_and_tokenizer(cfg.model, precision=cfg.precision, device=_load_device(accelerator),
                                           quiet=not accelerator.is_main_process)
-    if cfg["gradient_checkpointing"]:
+    if cfg.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model = get_peft_model(model, lora_config(cfg))
     return model, tok, {"method": "LoRA"}
@@ -133,14 +139,14 @@ def trainable_summary(model) -> dict:
 
 
 # ============================================================================================== eval
-def eval_turns(path: str | Path, n: int) -> list[dict]:
-    """Up to ``n`` chat questions from a JSONL file, one per conversation in file order, skipping answers already
-    picked (so the 'hello' and 'thanks' turns appear once): the same set every run."""
+def eval_turns(path: str | Path | list[dict], n: int) -> list[dict]:
+    """Up to ``n`` chat questions from a JSONL file (or a list of records), one per conversation in order, skipping
+    answers already picked (so the 'hello' and 'thanks' turns appear once): the same set every run."""
     from common.sft import chat_turns, read_jsonl
 
-    records, _ = read_jsonl(path)
+    records = [r for _, r in read_jsonl(path)[0]] if isinstance(path, (str, Path)) else list(path)
     turns, seen = [], set()
-    for _, rec in records:
+    for rec in records:
         for t in chat_turns(rec):
             key = answer_text(t["answer"])
             if key not in seen:
@@ -220,23 +226,11 @@ def dev_loss(model, loader, accelerator) -> float:
 
 
 def plot_losses(history: list[dict], dev_history: list[dict], path: Path, title: str) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from common.plots import plot_curves
 
-    fig, ax = plt.subplots(figsize=(7, 4))
-    if history:
-        ax.plot([h["step"] for h in history], [h["loss"] for h in history], label="train loss", lw=1)
-    if dev_history:
-        ax.plot([h["step"] for h in dev_history], [h["loss"] for h in dev_history], "o-", label="dev loss")
-    ax.set_xlabel("optimizer step")
-    ax.set_ylabel("loss per trained token")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    plot_curves(path, {title: {"train loss": ([h["step"] for h in history], [h["loss"] for h in history]),
+                               "dev loss": ([h["step"] for h in dev_history], [h["loss"] for h in dev_history])}},
+                xlabel="optimizer step", ylabel="loss per trained token")
 
 
 # ============================================================================================== checkpoints
@@ -288,16 +282,66 @@ def save_checkpoint(accelerator, out: Path, state: dict) -> None:
 
 
 # ============================================================================================== training
-def _resolve_cfg(cfg: dict | None, defaults: dict) -> dict:
+def is_bundled(cfg: Config) -> bool:
+    """Is ``--train-file`` the data this script ships with (its default)?"""
+    return Path(cfg.train_file).resolve() == Path(type(cfg)().train_file).resolve()
+
+
+def check_config(cfg: Config) -> Config:
+    """Expected mistakes -> :class:`UserError` with the fix; the default output folder filled in."""
+    import torch
+
     from common.paths import output_dir
 
-    cfg = {**defaults, **{k: v for k, v in (cfg or {}).items() if v is not None or k == "model"}}
-    if cfg.get("output_dir") is None:
-        cfg["output_dir"] = str(output_dir("ch10", cfg["run_name"]))
+    if not Path(cfg.train_file).is_file():
+        raise UserError(f"--train-file {cfg.train_file}: no such file. To fix: pass a JSONL file in the official "
+                        f"ChatGLM3 format (see data/ch10/customer_service/train.jsonl)")
+    if cfg.dev_file and not Path(cfg.dev_file).is_file():
+        raise UserError(f"--dev-file {cfg.dev_file}: no such file. To fix: pass an existing JSONL file, or leave "
+                        f"it out to hold out --dev-fraction of --train-file")
+    if cfg.device == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda, but this machine has no CUDA GPU (accelerate picks the device). To fix: "
+                        "leave --device at auto (the CPU here)")
+    if not cfg.output_dir:
+        name = cfg.run_name if is_bundled(cfg) else f"{cfg.run_name}-{Path(cfg.train_file).stem}"
+        cfg = dataclasses.replace(cfg, output_dir=str(output_dir("ch10", name)))
+    metrics = Path(cfg.output_dir) / "metrics.json"
+    if metrics.is_file() and not (cfg.overwrite or cfg.resume):
+        try:
+            trained_on = json.loads(metrics.read_text(encoding="utf-8"))["config"]["train_file"]
+        except (ValueError, KeyError, TypeError):
+            trained_on = None
+        if trained_on and Path(trained_on).resolve() != Path(cfg.train_file).resolve():
+            raise UserError(f"{cfg.output_dir} holds an adapter trained on {trained_on}. To fix: --output-dir "
+                            f"DIR for this run, or --overwrite to replace it")
     return cfg
 
 
-def run_training(cfg: dict, build_model: Callable = build_lora_model, title: str = "LoRA") -> dict:
+def split_data(cfg: Config) -> tuple[Any, Any, str]:
+    """``(train source, dev source, what the dev set is)``: a path or a list of records each. Your own
+    ``--train-file`` without ``--dev-file`` gets a held-out split of itself (never the bundled dev set)."""
+    import random
+
+    from common.sft import read_jsonl
+
+    if cfg.dev_file:
+        return cfg.train_file, cfg.dev_file, cfg.dev_file
+    if is_bundled(cfg):
+        dev = str(Path(cfg.train_file).with_name("dev.jsonl"))
+        return cfg.train_file, dev, dev
+    records = [r for _, r in read_jsonl(cfg.train_file)[0]]
+    n_dev = max(1, round(len(records) * cfg.dev_fraction)) if len(records) >= 10 and cfg.dev_fraction > 0 else 0
+    if n_dev == 0:
+        return cfg.train_file, [], "none (fewer than 10 conversations or --dev-fraction 0: all of them train)"
+    order = list(range(len(records)))
+    random.Random(cfg.seed).shuffle(order)
+    dev_idx = set(order[:n_dev])
+    train = [r for i, r in enumerate(records) if i not in dev_idx]
+    dev = [r for i, r in enumerate(records) if i in dev_idx]
+    return train, dev, f"{n_dev} of the {len(records)} conversations of {cfg.train_file}, held out (--dev-fraction)"
+
+
+def run_training(cfg: Config, build_model: Callable = build_lora_model, title: str = "LoRA") -> dict:
     """Everything train_lora.py / train_qlora.py do, given a model builder ``(cfg, accelerator) -> (model, tok, info)``."""
     import torch
     from accelerate import Accelerator
@@ -308,87 +352,98 @@ def run_training(cfg: dict, build_model: Callable = build_lora_model, title: str
 
     from common.sft import SFTCollator, load_sft_examples
 
+    from common.cli import apply_threads
+
     t_start = time.time()
-    out = Path(cfg["output_dir"])
-    if cfg.get("threads"):
-        torch.set_num_threads(cfg["threads"])
+    cfg = check_config(cfg)
+    out = Path(cfg.output_dir)
+    apply_threads(cfg)
     # without CUDA, tell accelerate so: `accelerate launch --multi_gpu` then gives MULTI_CPU over gloo
-    accelerator = Accelerator(cpu=not torch.cuda.is_available(), gradient_accumulation_steps=cfg["grad_accum"],
+    accelerator = Accelerator(cpu=cfg.device == "cpu" or not torch.cuda.is_available(),
+                              gradient_accumulation_steps=cfg.grad_accum,
                               dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True))
     main_proc = accelerator.is_main_process
     say = accelerator.print
     say(f"[accelerate] {accelerator.num_processes} process(es), distributed type "
         f"{accelerator.distributed_type.value}, device {accelerator.device}, mixed precision "
-        f"{accelerator.mixed_precision}")
+        f"{accelerator.mixed_precision}" + (" (--device cpu)" if cfg.device == "cpu" else ""))
     if main_proc:
         out.mkdir(parents=True, exist_ok=True)
-    set_seed(cfg["seed"])
+    set_seed(cfg.seed)
 
     model, tok, info = build_model(cfg, accelerator)
     params = trainable_summary(model)
     say(f"[model] {info['method']}: trainable {params['trainable']:,} of {params['total']:,} parameters "
         f"({100 * params['share']:.3f}%)")
 
-    train_ex, train_stats = load_sft_examples(cfg["train_file"], tok, max_length=cfg["max_length"])
-    dev_ex, dev_stats = load_sft_examples(cfg["dev_file"], tok, max_length=cfg["max_length"])
-    say("[data] " + train_stats.summary() + "\n[data] " + dev_stats.summary())
+    train_src, dev_src, dev_what = split_data(cfg)
+    train_ex, train_stats = load_sft_examples(train_src, tok, max_length=cfg.max_length)
+    dev_ex, dev_stats = load_sft_examples(dev_src, tok, max_length=cfg.max_length)
+    say("[data] " + train_stats.summary() + "\n[data] " + dev_stats.summary() + f"\n[data] dev set: {dev_what}")
     if not train_ex:
-        raise SystemExit(f"no usable training examples in {cfg['train_file']} (see the report above)")
+        raise UserError(f"no usable training examples in {cfg.train_file} (see the report above). To fix: one "
+                        f"JSON object per line with a \"conversations\" list (official ChatGLM3 format)")
 
     collate = SFTCollator(pad_id=tok.pad_token_id)
     # the loader's own generator: starting an epoch (or skipping into one after --resume) must not draw from the
     # global RNG that dropout uses, or a resumed run would diverge from an uninterrupted one
-    train_loader = DataLoader(train_ex, batch_size=cfg["batch_size"], shuffle=True, collate_fn=collate,
-                              generator=torch.Generator().manual_seed(cfg["seed"]))
-    dev_loader = DataLoader(dev_ex, batch_size=cfg["batch_size"], shuffle=False, collate_fn=collate)
+    train_loader = DataLoader(train_ex, batch_size=cfg.batch_size, shuffle=True, collate_fn=collate,
+                              generator=torch.Generator().manual_seed(cfg.seed))
+    dev_loader = DataLoader(dev_ex, batch_size=cfg.batch_size, shuffle=False, collate_fn=collate) if dev_ex else None
     decay = [p for n, p in model.named_parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(decay, lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+    optimizer = torch.optim.AdamW(decay, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
     # steps are optimizer steps, the same on every process
-    batches_per_epoch = math.ceil(len(train_ex) / (cfg["batch_size"] * accelerator.num_processes))
-    steps_per_epoch = max(1, math.ceil(batches_per_epoch / cfg["grad_accum"]))
-    total_steps = cfg["max_steps"] if cfg["max_steps"] > 0 else max(1, math.ceil(cfg["epochs"] * steps_per_epoch))
-    warmup = int(cfg["warmup_ratio"] * total_steps)
+    batches_per_epoch = math.ceil(len(train_ex) / (cfg.batch_size * accelerator.num_processes))
+    steps_per_epoch = max(1, math.ceil(batches_per_epoch / cfg.grad_accum))
+    # small files: at least --min-steps (a 40-conversation FAQ is 5 steps per epoch: 5 epochs would teach nothing)
+    total_steps = cfg.max_steps if cfg.max_steps > 0 else max(1, cfg.min_steps,
+                                                              math.ceil(cfg.epochs * steps_per_epoch))
+    warmup = int(cfg.warmup_ratio * total_steps)
     # a prepared scheduler advances once per process per step: give it num_processes x the steps
     scheduler = get_linear_schedule_with_warmup(optimizer, warmup * accelerator.num_processes,
                                                 total_steps * accelerator.num_processes)
-    model, optimizer, train_loader, dev_loader, scheduler = accelerator.prepare(
-        model, optimizer, train_loader, dev_loader, scheduler)
+    model, optimizer, train_loader, scheduler = accelerator.prepare(model, optimizer, train_loader, scheduler)
+    if dev_loader is not None:
+        dev_loader = accelerator.prepare(dev_loader)
     accelerator.register_save_state_pre_hook(_keep_trainable_only)
     accelerator.register_load_state_pre_hook(_load_trainable_only)
-    say(f"[train] {len(train_ex)} conversations, batch {cfg['batch_size']} x {accelerator.num_processes} "
-        f"process(es) x {cfg['grad_accum']} accumulation, {steps_per_epoch} steps/epoch, {total_steps} steps, "
-        f"lr {cfg['lr']}")
+    say(f"[train] {len(train_ex)} conversations, batch {cfg.batch_size} x {accelerator.num_processes} "
+        f"process(es) x {cfg.grad_accum} accumulation, {steps_per_epoch} steps/epoch, {total_steps} steps, "
+        f"lr {cfg.lr}" + (f", stopping early below training loss {cfg.target_loss}" if cfg.target_loss else ""))
 
     from accelerate.utils import DistributedType
     sharded = accelerator.distributed_type == DistributedType.FSDP or (
         accelerator.distributed_type == DistributedType.DEEPSPEED
         and accelerator.state.deepspeed_plugin.zero_stage == 3)
-    if sharded and (cfg["n_demo"] or cfg["n_eval"]):
+    if sharded and (cfg.n_demo or cfg.n_eval):
         say("[note] weights are sharded (FSDP / ZeRO-3): no generation during training; run infer_lora.py on the "
             "saved adapter for answers and exact match / ROUGE-L")
-        cfg = {**cfg, "n_demo": 0, "n_eval": 0}
-    demo_file = cfg["train_file"] if cfg["demo_split"] == "train" else cfg["dev_file"]
-    demo_turns = eval_turns(demo_file, cfg["n_demo"]) if cfg["n_demo"] else []
-    dev_turns = eval_turns(cfg["dev_file"], cfg["n_eval"]) if cfg["n_eval"] else []
+        cfg = dataclasses.replace(cfg, n_demo=0, n_eval=0)
+    demo_src = train_src if cfg.demo_split == "train" else dev_src
+    demo_turns = eval_turns(demo_src, cfg.n_demo) if cfg.n_demo else []
+    dev_turns = eval_turns(dev_src, cfg.n_eval) if cfg.n_eval else []
+
+    def measure_dev_loss() -> float:
+        return dev_loss(model, dev_loader, accelerator) if dev_loader is not None else float("nan")
 
     state = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "history": [], "dev_history": [], "before": None,
              "elapsed": 0.0}
     ckpt = out / "checkpoint"
-    if cfg["resume"] and (ckpt / STATE_FILE).is_file():
+    if cfg.resume and (ckpt / STATE_FILE).is_file():
         accelerator.load_state(str(ckpt))   # the pre-hooks save and load only the LoRA tensors
         state = json.loads((ckpt / STATE_FILE).read_text(encoding="utf-8"))
         say(f"[resume] from {ckpt}: step {state['step']}/{total_steps}, epoch {state['epoch']}, "
             f"batch {state['batch_in_epoch']} of the epoch")
-    elif cfg["resume"]:
+    elif cfg.resume:
         say(f"[resume] no checkpoint in {ckpt}: starting from scratch")
 
     unwrapped = accelerator.unwrap_model(model)
     if state["before"] is None:
-        before: dict[str, Any] = {"dev_loss": dev_loss(model, dev_loader, accelerator)}
+        before: dict[str, Any] = {"dev_loss": measure_dev_loss()}
         if main_proc:
-            before["demo"] = generate_answers(unwrapped, tok, demo_turns, cfg["max_new_tokens"])
-            before["dev"] = score(generate_answers(unwrapped, tok, dev_turns, cfg["max_new_tokens"]),
+            before["demo"] = generate_answers(unwrapped, tok, demo_turns, cfg.max_new_tokens)
+            before["dev"] = score(generate_answers(unwrapped, tok, dev_turns, cfg.max_new_tokens),
                                   [t["answer"] for t in dev_turns]) if dev_turns else {}
         state["before"] = before
         state["dev_history"].append({"step": 0, "loss": before["dev_loss"]})
@@ -428,8 +483,8 @@ def run_training(cfg: dict, build_model: Callable = build_lora_model, title: str
                 with accelerator.accumulate(model):
                     loss = model(**batch).loss
                     accelerator.backward(loss)
-                    if accelerator.sync_gradients and cfg["grad_clip"] > 0:
-                        accelerator.clip_grad_norm_(model.parameters(), cfg["grad_clip"])
+                    if accelerator.sync_gradients and cfg.grad_clip > 0:
+                        accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
                     optimizer.step()      # a prepared optimizer/scheduler only really steps on sync steps
                     scheduler.step()
                     optimizer.zero_grad()
@@ -443,18 +498,24 @@ def run_training(cfg: dict, build_model: Callable = build_lora_model, title: str
                                                             device=accelerator.device), "mean").item()
                 window = []
                 state["history"].append({"step": step, "loss": mean_loss, "lr": scheduler.get_last_lr()[0]})
-                if step % cfg["log_every"] == 0 or step == total_steps:
+                if step % cfg.log_every == 0 or step == total_steps:
                     bar.set_postfix(loss=f"{mean_loss:.4f}")
                     say(f"step {step}/{total_steps} loss {mean_loss:.4f} lr {scheduler.get_last_lr()[0]:.2e}")
-                if cfg["eval_every"] and step % cfg["eval_every"] == 0 and step < total_steps:
-                    dl = dev_loss(model, dev_loader, accelerator)
+                if cfg.eval_every and step % cfg.eval_every == 0 and step < total_steps:
+                    dl = measure_dev_loss()
                     state["dev_history"].append({"step": step, "loss": dl})
                     say(f"step {step}: dev loss {dl:.4f}")
                 if interrupted["flag"]:
                     accelerator.set_trigger()
                 stop_now = accelerator.check_trigger() if accelerator.num_processes > 1 else interrupted["flag"]
-                if cfg["stop_after"] and step >= cfg["stop_after"] and step < total_steps:
-                    stopped = f"--stop-after {cfg['stop_after']}"
+                recent = [h["loss"] for h in state["history"][-cfg.log_every:]]
+                if (cfg.target_loss and len(recent) >= cfg.log_every and step < total_steps
+                        and sum(recent) / len(recent) < cfg.target_loss):
+                    say(f"step {step}: training loss {sum(recent) / len(recent):.4f} < --target-loss "
+                        f"{cfg.target_loss}: the data is learned, stopping early")
+                    total_steps = step
+                if cfg.stop_after and step >= cfg.stop_after and step < total_steps:
+                    stopped = f"--stop-after {cfg.stop_after}"
                 elif stop_now:
                     stopped = "a signal"
                 end_of_epoch = batch_idx >= len(train_loader)
@@ -462,7 +523,7 @@ def run_training(cfg: dict, build_model: Callable = build_lora_model, title: str
                              batch_in_epoch=0 if end_of_epoch else batch_idx,
                              elapsed=state["elapsed"] + time.time() - t_run)
                 t_run = time.time()
-                if stopped or (cfg["save_every"] and step % cfg["save_every"] == 0) or step == total_steps:
+                if stopped or (cfg.save_every and step % cfg.save_every == 0) or step == total_steps:
                     save_checkpoint(accelerator, out, state)
                 if stopped or step >= total_steps:
                     break
@@ -474,14 +535,14 @@ def run_training(cfg: dict, build_model: Callable = build_lora_model, title: str
 
     results: dict[str, Any] = {"output_dir": str(out), "steps": step, "total_steps": total_steps,
                                "trainable": params, "data": {"train": train_stats.as_dict(), "dev": dev_stats.as_dict()},
-                               "history": state["history"], "before": state["before"]}
+                               "history": state["history"], "before": state["before"], "dev_set": dev_what}
     if stopped:
         say(f"[stopped] by {stopped} at step {step}/{total_steps}; checkpoint saved in {ckpt}. "
             "Run the same command with --resume to continue.")
         results["stopped"] = stopped
         return results
 
-    final_dev = dev_loss(model, dev_loader, accelerator)
+    final_dev = measure_dev_loss()
     state["dev_history"].append({"step": step, "loss": final_dev})
     accelerator.wait_for_everyone()
     unwrapped = accelerator.unwrap_model(model)
@@ -491,20 +552,29 @@ def run_training(cfg: dict, build_model: Callable = build_lora_model, title: str
     del full_state
     results.update(dev_history=state["dev_history"], dev_loss=final_dev)
     if main_proc:
-        after_demo = generate_answers(unwrapped, tok, demo_turns, cfg["max_new_tokens"])
-        after_dev = score(generate_answers(unwrapped, tok, dev_turns, cfg["max_new_tokens"]),
+        after_demo = generate_answers(unwrapped, tok, demo_turns, cfg.max_new_tokens)
+        after_dev = score(generate_answers(unwrapped, tok, dev_turns, cfg.max_new_tokens),
                           [t["answer"] for t in dev_turns]) if dev_turns else {}
-        print(f"\n===== before / after {title} ({cfg['demo_split']} questions) =====")
+        print(f"\n===== before / after {title} ({cfg.demo_split} questions) =====")
         for t, b, a in zip(demo_turns, state["before"]["demo"], after_demo):
             print(f"Q ({t['role']}): {t['query']}\n  reference: {answer_text(t['answer'])}\n"
                   f"  before:    {answer_text(b)}\n  after:     {answer_text(a)}")
         plot_losses(state["history"], state["dev_history"], out / "loss_curve.png",
-                    f"{title} on {Path(cfg['train_file']).parent.name}/{Path(cfg['train_file']).name}")
+                    f"{title} on {Path(cfg.train_file).parent.name}/{Path(cfg.train_file).name}")
+        if cfg.check_trained:
+            trained_turns = eval_turns(train_src, cfg.check_trained)
+            got = score(generate_answers(unwrapped, tok, trained_turns, cfg.max_new_tokens),
+                        [t["answer"] for t in trained_turns])
+            results["trained_answers"] = got
+            print(f"[trained answers] {round(got['exact_match'] * got['n'])} of {got['n']} training questions "
+                  f"answered exactly as trained (ROUGE-L {got['rouge_l']:.3f})")
         results.update(after={"demo": after_demo, "dev": after_dev, "dev_loss": final_dev},
                        seconds=state["elapsed"], wall_seconds=time.time() - t_start)
-        metrics = {k: results[k] for k in ("steps", "trainable", "data", "dev_loss", "seconds", "wall_seconds")}
-        metrics.update(method=info["method"], model=str(cfg["model"] or "resolved default"),
-                       processes=accelerator.num_processes, config={k: v for k, v in cfg.items()},
+        metrics = {k: results[k] for k in ("steps", "trainable", "data", "dev_loss", "seconds", "wall_seconds",
+                                           "dev_set") if k in results}
+        metrics["trained_answers"] = results.get("trained_answers")
+        metrics.update(method=info["method"], model=str(cfg.model or "resolved default"),
+                       processes=accelerator.num_processes, config=asdict(cfg),
                        dev_loss_before=state["before"]["dev_loss"], dev_before=state["before"].get("dev"),
                        dev_after=after_dev, dev_history=state["dev_history"],
                        demo=[{"query": t["query"], "reference": answer_text(t["answer"]), "before": answer_text(b),
@@ -519,15 +589,15 @@ def run_training(cfg: dict, build_model: Callable = build_lora_model, title: str
     return results
 
 
-def main(cfg: dict | None = None) -> dict:
+def main(cfg: Config | None = None) -> dict:
     """Train LoRA on the customer-service data (or ``--train-file``); returns losses, metrics and paths."""
-    return run_training(_resolve_cfg(cfg, DEFAULTS), build_lora_model, "LoRA")
+    cfg = cfg or Config()
+    if cfg.precision in ("int8", "int4", "nf4"):
+        raise UserError(f"--precision {cfg.precision}: LoRA here trains on a floating-point base. To fix: "
+                        f"python ch10_finetune/train_qlora.py (4-bit NF4 base + LoRA = QLoRA), or --precision "
+                        f"fp32/bf16/fp16")
+    return run_training(cfg, build_lora_model, "LoRA")
 
 
 if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    add_train_args(parser)
-    main(vars(parser.parse_args()))
+    run(main, Config, __doc__)

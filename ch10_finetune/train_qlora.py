@@ -4,8 +4,9 @@ QLoRA = the frozen base weights stored as 4-bit NormalFloat (NF4, blocks of 64, 
 quantised to 8 bits: "double quantization"), de-quantised on the fly to the compute dtype in every matmul, plus LoRA
 adapters in full precision — the only weights that train. Steps (10.5.1):
 
-1. load the resolved model and replace its block linear layers by ``bitsandbytes.nn.Linear4bit`` (NF4, double quant;
-   ``ch10_finetune/quantize.py::to_bitsandbytes``) — bitsandbytes >= 0.45 does this on CPU as well as CUDA;
+1. load the resolved model with ``common.chatglm3.load_model(precision="nf4")``: each block linear layer becomes a
+   ``bitsandbytes.nn.Linear4bit`` (NF4, double quant; ``common.quant.bnb_linear``) as soon as it is read, so the
+   full-precision model never exists in memory — bitsandbytes (0.50 measured here) does this on CPU as well as CUDA;
 2. ``peft.prepare_model_for_kbit_training`` (freeze, norms/embeddings to fp32, gradient checkpointing);
 3. ``get_peft_model`` with the same ``LoraConfig`` as ``train_lora.py``.
 
@@ -20,70 +21,66 @@ data/ch10/customer_service/dev.jsonl`` runs QLoRA on the customer-service data i
 """
 from __future__ import annotations
 
-from typing import Any
+import sys
+from dataclasses import dataclass
+from pathlib import Path
 
-if __package__ in (None, ""):
-    import sys  # run as a script (`python chNN/x.py`): make the repository importable
-    from pathlib import Path
-
+if __package__ in (None, ""):  # run as a script (`python chNN/x.py`): make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from ch10_finetune.train_lora import DEFAULTS, _load_device, _resolve_cfg, add_train_args, lora_config, run_training
+from ch10_finetune.train_lora import Config as LoRAConfig
+from ch10_finetune.train_lora import _load_device, lora_config, run_training
+from common.cli import arg, redefault, run
 from common.paths import DATA_DIR
 
 ADV_DIR = DATA_DIR / "ch10" / "advertise_gen"
-QLORA_DEFAULTS: dict[str, Any] = {
-    **DEFAULTS, "train_file": str(ADV_DIR / "train.jsonl"), "dev_file": str(ADV_DIR / "dev.jsonl"),
-    "run_name": "qlora", "demo_split": "dev", "epochs": 3.0, "max_length": 256, "gradient_checkpointing": True,
-    "quant_type": "nf4", "double_quant": True, "compute_dtype": "auto",
-}
 
 
-def build_qlora_model(cfg: dict, accelerator):
-    """Base model -> bitsandbytes 4-bit -> prepare_model_for_kbit_training -> LoRA: ``(model, tok, info)``."""
+@dataclass
+class Config(LoRAConfig):
+    precision: str = arg("nf4", "the frozen base: bitsandbytes NF4 + double quantization, quantized layer by layer "
+                                "while loading (common.chatglm3.load_model(precision='nf4'))", choices=("nf4",),
+                         group="model")
+    compute_dtype: str = arg("auto", "dtype the 4-bit weights are de-quantised to in every matmul (auto: bf16 on "
+                                     "CUDA, fp32 on CPU)", choices=("auto", "fp32", "bf16", "fp16"), group="model")
+    train_file: str = redefault(LoRAConfig, "train_file", str(ADV_DIR / "train.jsonl"))
+    epochs: float = redefault(LoRAConfig, "epochs", 3.0)
+    min_steps: int = redefault(LoRAConfig, "min_steps", 90)
+    max_length: int = redefault(LoRAConfig, "max_length", 256)
+    gradient_checkpointing: bool = redefault(LoRAConfig, "gradient_checkpointing", True)
+    demo_split: str = redefault(LoRAConfig, "demo_split", "dev")
+    run_name: str = redefault(LoRAConfig, "run_name", "qlora")
+
+
+def build_qlora_model(cfg: Config, accelerator):
+    """4-bit base straight from the checkpoint -> prepare_model_for_kbit_training -> LoRA: ``(model, tok, info)``.
+
+    ``load_model(precision="nf4")`` quantizes each linear layer as soon as the loader has read it, so the
+    full-precision weights are never all in memory (a 6B QLoRA needs ~4 GB for the base, not 12-25 GB)."""
     import torch
     from peft import get_peft_model, prepare_model_for_kbit_training
 
-    from ch10_finetune.quantize import model_bytes, to_bitsandbytes
-    from common.chatglm3 import load_model_and_tokenizer
+    from ch10_finetune.quantize import model_bytes
+    from common.chatglm3 import FLOAT_DTYPES, load_model_and_tokenizer
 
     on_gpu = accelerator.device.type == "cuda"
-    compute = {"auto": torch.bfloat16 if on_gpu else torch.float32, "fp32": torch.float32,
-               "bf16": torch.bfloat16, "fp16": torch.float16}[cfg["compute_dtype"]]
-    # read in the compute dtype on the CPU, then quantise layer by layer onto the training device
-    precision = {torch.float32: "fp32", torch.bfloat16: "bf16", torch.float16: "fp16"}[compute]
-    model, tok = load_model_and_tokenizer(cfg["model"], precision=precision, device="cpu",
-                                          quiet=not accelerator.is_main_process)
-    before = model_bytes(model)["linear"]
-    names = to_bitsandbytes(model, cfg["quant_type"], double_quant=cfg["double_quant"], compute_dtype=compute,
-                            device=_load_device(accelerator))
-    model.to(_load_device(accelerator))
-    model.is_loaded_in_4bit = True   # what from_pretrained(quantization_config=...) sets; PEFT and accelerate read it
+    compute = (torch.bfloat16 if on_gpu else torch.float32) if cfg.compute_dtype == "auto" \
+        else FLOAT_DTYPES[cfg.compute_dtype]
+    model, tok = load_model_and_tokenizer(cfg.model, precision="nf4", device=_load_device(accelerator),
+                                          quiet=not accelerator.is_main_process, compute_dtype=compute)
+    names = model.load_report["quantized"]
     after = model_bytes(model)["linear"]
-    accelerator.print(f"[qlora] {len(names)} linear layers -> bitsandbytes {cfg['quant_type'].upper()}"
-                      f"{' + double quant' if cfg['double_quant'] else ''}, compute {str(compute)[6:]}: "
-                      f"{before / 2**20:.2f} MiB -> {after / 2**20:.2f} MiB ({after / before:.3f}x)")
-    model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg["gradient_checkpointing"],
+    accelerator.print(f"[qlora] {len(names)} linear layers -> bitsandbytes NF4 + double quant while loading, "
+                      f"compute {str(compute)[6:]}: block linear weights {after / 2**20:.2f} MiB")
+    model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing,
                                             gradient_checkpointing_kwargs={"use_reentrant": False})
     model = get_peft_model(model, lora_config(cfg))
-    return model, tok, {"method": f"QLoRA ({cfg['quant_type'].upper()})", "quantized_layers": len(names),
-                        "linear_bytes_before": before, "linear_bytes_after": after}
+    return model, tok, {"method": "QLoRA (NF4)", "quantized_layers": len(names), "linear_bytes_after": after}
 
 
-def main(cfg: dict | None = None) -> dict:
+def main(cfg: Config | None = None) -> dict:
     """QLoRA fine-tune (AdvertiseGen-style data by default); returns losses, metrics and paths."""
-    return run_training(_resolve_cfg(cfg, QLORA_DEFAULTS), build_qlora_model, "QLoRA")
+    return run_training(cfg or Config(), build_qlora_model, "QLoRA")
 
 
 if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    add_train_args(parser, QLORA_DEFAULTS)
-    parser.add_argument("--quant-type", default=QLORA_DEFAULTS["quant_type"], choices=["nf4", "fp4"],
-                        help="4-bit data type of the frozen base weights")
-    parser.add_argument("--no-double-quant", dest="double_quant", action="store_false",
-                        help="keep the per-block constants in fp32 (QLoRA quantises them to 8 bits)")
-    parser.add_argument("--compute-dtype", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
-                        help="dtype the 4-bit weights are de-quantised to (auto: bf16 on CUDA, fp32 on CPU)")
-    main(vars(parser.parse_args()))
+    run(main, Config, __doc__)

@@ -64,47 +64,50 @@ def pick_device(device: str = "auto") -> torch.device:
 
 
 def load_model(path: str | os.PathLike | None = None, precision: str = "fp32", device: str = "cpu",
-               verbose: bool = True) -> GlmForCausalLM:
+               verbose: bool = True, compute_dtype: torch.dtype | None = None) -> GlmForCausalLM:
     """A ``GlmForCausalLM`` (eval mode) for an official ChatGLM3 folder or a native GLM folder.
 
     ``precision``: fp32 | bf16 | fp16 | int8 | int4. ``device``: auto | cpu | cuda | mps. With several CUDA GPUs and
     ``device="auto"`` the layers are spread over them (accelerate's ``device_map="auto"``). INT8/INT4 use PyTorch's
-    weight-only kernels on CPU and bitsandbytes on CUDA; ``model.load_report`` says what was quantized.
+    weight-only kernels on CPU and bitsandbytes on CUDA; ``nf4`` is bitsandbytes NF4 + double quantization on every
+    device (the QLoRA base; ``compute_dtype``: what its matmuls run in, default bf16 on CUDA, fp32 on CPU). Each
+    linear layer is quantized as soon as it is read, so the full-precision weights are never all in memory.
+    ``model.load_report`` says what was quantized.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
     model_dir = resolve_model_path(path)
     dev = pick_device(device)
     multi_gpu = device == "auto" and dev.type == "cuda" and torch.cuda.device_count() > 1
-    quantized = precision in ("int8", "int4")
+    quantized = precision in ("int8", "int4", "nf4")
     if precision == "fp16" and dev.type == "cpu" and verbose:
         print("[note] fp16 on CPU is slow on most processors; bf16 or int8/int4 are the CPU choices.",
               file=sys.stderr)
     # 量化时先以 bf16 读入（CUDA 上 bitsandbytes 用 fp16）；边读边量化，避免整模型两份拷贝
-    dtype = FLOAT_DTYPES.get(precision, torch.float16 if dev.type == "cuda" else torch.bfloat16)
+    dtype = FLOAT_DTYPES.get(precision, compute_dtype or (torch.float16 if dev.type == "cuda" else torch.bfloat16))
     load_device = torch.device("cpu") if (quantized or multi_gpu) else dev
     report: dict[str, Any] = {"path": str(model_dir), "precision": precision, "device": str(dev),
                               "quantized": [], "kept": []}
     cfg = read_config(model_dir)
     if is_official_config(cfg):
-        hook = _QuantizeWhenReady(precision, dev, report) if quantized else None
+        hook = _QuantizeWhenReady(precision, dev, report, compute_dtype) if quantized else None
         model = load_glm_from_official(model_dir, dtype=dtype, device=load_device,
                                        on_module_ready=hook)
     elif cfg.get("model_type") == "glm":
         model = GlmForCausalLM.from_pretrained(model_dir, dtype=dtype, device_map=None if multi_gpu else load_device)
         if quantized:
             from .quant import quantize_linears
-            r = quantize_linears(model, precision, dev)
+            r = quantize_linears(model, precision, dev, compute_dtype=compute_dtype)
             report["quantized"], report["kept"] = r["quantized"], r["kept"]
     else:
         raise ValueError(f"{model_dir}/config.json has model_type={cfg.get('model_type')!r}; expected 'chatglm' "
                          "(official ChatGLM3 files) or 'glm' (a folder written by convert_checkpoint.py).")
     if quantized:
         model.to(dev)  # the rest (embeddings, norms, lm_head) follows the quantized layers
-        if dev.type == "cuda":
+        if dev.type == "cuda" or precision == "nf4":
             # bitsandbytes layers: the flags from_pretrained(quantization_config=...) sets; PEFT's
             # prepare_model_for_kbit_training and accelerate read them (the QLoRA path of chapter 10)
-            model.is_loaded_in_4bit = precision == "int4"
+            model.is_loaded_in_4bit = precision in ("int4", "nf4")
             model.is_loaded_in_8bit = precision == "int8"
     if multi_gpu:
         from accelerate import dispatch_model, infer_auto_device_map
@@ -124,19 +127,19 @@ class _QuantizeWhenReady:
     """Quantize each Linear as soon as the loader has filled its weight (and bias): the model never holds all
     the full-precision weights at once."""
 
-    def __init__(self, precision: str, device: torch.device, report: dict):
-        self.precision, self.device, self.report = precision, device, report
+    def __init__(self, precision: str, device: torch.device, report: dict, compute_dtype: torch.dtype | None = None):
+        self.precision, self.device, self.report, self.compute_dtype = precision, device, report, compute_dtype
 
     def __call__(self, model: torch.nn.Module, module_name: str) -> None:
-        from .quant import quantize_linears
+        from .quant import quantize_linears, replace_module
         module = model.get_submodule(module_name)
         if not isinstance(module, torch.nn.Linear) or module_name.endswith("lm_head"):
             return
-        parent_name, _, attr = module_name.rpartition(".")
+        attr = module_name.rpartition(".")[2]
         holder = torch.nn.Module()
         holder.add_module(attr, module)
-        r = quantize_linears(holder, self.precision, self.device)
-        setattr(model.get_submodule(parent_name), attr, getattr(holder, attr))
+        r = quantize_linears(holder, self.precision, self.device, compute_dtype=self.compute_dtype)
+        replace_module(model, module_name, getattr(holder, attr))
         self.report["quantized"] += [module_name for _ in r["quantized"]]
         self.report["kept"] += [module_name for _ in r["kept"]]
 
@@ -152,13 +155,15 @@ def _set_generation_defaults(model: GlmForCausalLM, model_dir: Path) -> None:
 
 
 def load_model_and_tokenizer(path: str | os.PathLike | None = None, precision: str = "fp32", device: str = "cpu",
-                             quiet: bool = False) -> tuple[GlmForCausalLM, ChatGLM3Tokenizer]:
+                             quiet: bool = False, compute_dtype: torch.dtype | None = None,
+                             ) -> tuple[GlmForCausalLM, ChatGLM3Tokenizer]:
     """Both at once, printing the one-line demo-model notice when it is the built-in demo model."""
     model_dir = resolve_model_path(path)
     notice = demo_notice(model_dir)
     if notice and not quiet:
         print(notice, file=sys.stderr)
-    return load_model(model_dir, precision, device, verbose=not quiet), load_chatglm3_tokenizer(model_dir)
+    return (load_model(model_dir, precision, device, verbose=not quiet, compute_dtype=compute_dtype),
+            load_chatglm3_tokenizer(model_dir))
 
 
 # ============================================================================================== generation

@@ -39,6 +39,20 @@ CHATGLM3_6B_CONFIG = {
 }
 
 
+def parameter_count(cfg: dict) -> dict[str, int]:
+    """Parameters of an official ChatGLM3 config by kind (arithmetic, no weights): ``linear`` (block linear
+    weights), ``embedding`` (input embedding + output layer), ``total``, and ``qkv_out`` (rows of the fused
+    query_key_value layer). ChatGLM3-6B: 6,243,584,000 in total."""
+    h, ffn, layers, vocab = cfg["hidden_size"], cfg["ffn_hidden_size"], cfg["num_layers"], cfg["padded_vocab_size"]
+    groups = cfg["multi_query_group_num"] if cfg.get("multi_query_attention", True) else cfg["num_attention_heads"]
+    q_out = cfg["num_attention_heads"] * cfg["kv_channels"]
+    qkv_out = q_out + 2 * groups * cfg["kv_channels"]
+    linear = layers * (h * qkv_out + q_out * h + h * 2 * ffn + ffn * h)
+    embedding = vocab * h * (1 if cfg.get("tie_word_embeddings") else 2)
+    small = layers * (2 * h + (qkv_out if cfg.get("add_qkv_bias", True) else 0)) + h   # norms and the qkv bias
+    return {"linear": linear, "embedding": embedding, "total": linear + embedding + small, "qkv_out": qkv_out}
+
+
 def read_config(model_dir: str | os.PathLike) -> dict:
     path = Path(model_dir) / "config.json"
     if not path.is_file():

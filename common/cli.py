@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 # 这些常量与 common.chatglm3 保持一致；这里不导入 chatglm3，免得 --help 也要先导入 torch/transformers
-PRECISIONS = ("fp32", "bf16", "fp16", "int8", "int4")
+PRECISIONS = ("fp32", "bf16", "fp16", "int8", "int4", "nf4")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -57,7 +57,8 @@ class ModelArgs:
 
     model: str | None = arg(None, "model folder or hub id in the local HF/ModelScope cache; default: "
                                   "$CHATGLM3_MODEL, $MODEL_PATH, else the built-in demo model", group="model")
-    precision: str = arg("fp32", "weights precision (int8/int4: PyTorch kernels on CPU, bitsandbytes on CUDA)",
+    precision: str = arg("fp32", "weights precision (int8/int4: PyTorch kernels on CPU, bitsandbytes on CUDA; nf4: "
+                                 "bitsandbytes NF4 everywhere, the QLoRA base)",
                          choices=PRECISIONS, group="model")
     device: str = arg("cpu", "where to run (auto = cuda > mps > cpu)", choices=DEVICES, group="model")
     threads: int = arg(0, "torch CPU threads (0 = PyTorch's default; on a busy laptop 1 can be several times "
@@ -216,26 +217,3 @@ def sampling_kwargs(cfg: Any) -> dict:
     return {"max_new_tokens": getattr(cfg, "max_new_tokens", 256), "temperature": temperature,
             "top_p": getattr(cfg, "top_p", 0.8), "do_sample": temperature > 0,
             "repetition_penalty": getattr(cfg, "repetition_penalty", 1.0)}
-
-
-# ---- the argparse-group helpers of the first chapters; kept until every script uses the dataclass style ----
-def _add_group(parser: argparse.ArgumentParser, cls, **defaults) -> None:
-    for f in dataclasses.fields(cls):
-        meta = dict(f.metadata)
-        group = parser.add_argument_group(meta.pop("group", cls.__name__))
-        help_text = meta.pop("help")
-        default = defaults.get(f.name, f.default)
-        flag = "--" + f.name.replace("_", "-")
-        group.add_argument(flag, dest=f.name, type=_scalar_type(f.type), default=default, help=help_text, **meta)
-
-
-def add_model_args(parser: argparse.ArgumentParser, precision: str = "fp32", device: str = "cpu") -> None:
-    _add_group(parser, ModelArgs, precision=precision, device=device)
-
-
-def add_generation_args(parser: argparse.ArgumentParser, max_new_tokens: int = 256, temperature: float = 0.8,
-                        top_p: float = 0.8) -> None:
-    _add_group(parser, GenerationArgs, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p)
-
-
-generation_kwargs = sampling_kwargs  # old name, until the scripts are converted

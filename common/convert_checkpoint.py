@@ -8,15 +8,31 @@ that expect a native folder. The tokenizer is copied as ``tokenizer.model``.
 """
 from __future__ import annotations
 
-import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
 
-import torch
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from common.cli import UserError, arg, run
 
-from common.checkpoint import convert_to_native
-from common.resolve import resolve_model_path
+
+@dataclass
+class Config:
+    src: str | None = arg(None, "official ChatGLM3 folder (or hub id in the local cache)", positional=True)
+    dst: str | None = arg(None, "output folder for the native transformers checkpoint", positional=True)
+    dtype: str | None = arg(None, "weights dtype to save (default: the checkpoint's torch_dtype)",
+                            choices=["float32", "bfloat16", "float16"])
 
 
-def main(cfg: argparse.Namespace) -> dict:
+def main(cfg: Config) -> dict:
+    import torch
+
+    from common.checkpoint import convert_to_native
+    from common.resolve import resolve_model_path
+
+    if not cfg.src or not cfg.dst:
+        raise UserError("both folders are needed. To fix: python -m common.convert_checkpoint SRC DST")
     src = resolve_model_path(cfg.src)
     dtype = getattr(torch, cfg.dtype) if cfg.dtype else None
     dst = convert_to_native(src, cfg.dst, dtype=dtype)
@@ -25,9 +41,4 @@ def main(cfg: argparse.Namespace) -> dict:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("src", help="official ChatGLM3 folder (or hub id in the local cache)")
-    parser.add_argument("dst", help="output folder for the native transformers checkpoint")
-    parser.add_argument("--dtype", default=None, choices=["float32", "bfloat16", "float16"],
-                        help="weights dtype to save (default: the checkpoint's torch_dtype)")
-    main(parser.parse_args())
+    run(main, Config, __doc__)

@@ -34,12 +34,13 @@ def track(symbol: str) -> dict:
             "change": f"{((h >> 8) % 2001 - 1000) / 100:+.2f}%", "source": "demo (fake data)"}
 
 
-DEMO_TOOLS: dict[str, Callable[..., dict]] = {"get_weather": get_weather, "track": track}
+# the functions behind the tools (ch03_gradio.server.chat_client.DEMO_TOOLS is the list of their schemas)
+DEMO_TOOL_FUNCTIONS: dict[str, Callable[..., dict]] = {"get_weather": get_weather, "track": track}
 
 
 def call_demo_tool(name: str, parameters: dict[str, Any]) -> str:
     """Run a demo tool and return its JSON observation; errors come back as JSON text, never as a crash."""
-    fn = DEMO_TOOLS.get(name)
+    fn = DEMO_TOOL_FUNCTIONS.get(name)
     if fn is None:
         return json.dumps({"error": f"unknown tool {name!r}"}, ensure_ascii=False)
     try:

@@ -5,11 +5,15 @@
   inputs). Activations run in bfloat16. Measured faster than bitsandbytes' CPU path on this kind of machine
   (see ``ch02_env/bench_generate.py``).
 * CUDA: bitsandbytes ``Linear8bitLt`` (LLM.int8) and ``Linear4bit`` (NF4, the QLoRA format).
+* ``nf4`` on any device: bitsandbytes NF4 + double quantization (:func:`bnb_linear`, the one bitsandbytes
+  converter of the repository) — the frozen base of QLoRA (``ch10_finetune/train_qlora.py``).
 
 A layer whose shape a kernel cannot take (INT4 on CPU needs out_features % 16 == 0 and in_features divisible by
 32) keeps bfloat16 weights; ``quantize_linears`` returns which layers did, so the loader can say so.
 """
 from __future__ import annotations
+
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -110,50 +114,96 @@ class Int4WeightOnlyLinear(nn.Module):
                 f"int4 group_size={self.group_size}")
 
 
-def _bnb_linear(linear: nn.Linear, precision: str, device: torch.device) -> nn.Module:
+# ---------------------------------------------------------------------------------------------- shared pieces
+def replace_module(model: nn.Module, name: str, new: nn.Module) -> None:
+    """Put ``new`` where the submodule ``name`` (e.g. ``model.layers.0.mlp.down_proj``) sits, in place."""
+    parent_name, _, attr = name.rpartition(".")
+    setattr(model.get_submodule(parent_name) if parent_name else model, attr, new)
+
+
+def replace_linears(model: nn.Module, make: Callable[[nn.Linear], nn.Module | None],
+                    skip: tuple[str, ...] = ("lm_head",)) -> list[str]:
+    """Replace every ``nn.Linear`` whose name contains none of ``skip`` by ``make(linear)`` (``None``: keep it);
+    returns the names replaced. One layer at a time, so only one full-precision layer is ever copied."""
+    names = [n for n, m in model.named_modules() if isinstance(m, nn.Linear) and not any(s in n for s in skip)]
+    done = []
+    for n in names:
+        new = make(model.get_submodule(n))
+        if new is not None:
+            replace_module(model, n, new)
+            done.append(n)
+    return done
+
+
+# ---------------------------------------------------------------------------------------------- bitsandbytes
+BNB_MODES = ("int8", "nf4", "fp4")
+
+
+def bnb_linear(linear: nn.Linear, mode: str = "nf4", double_quant: bool = True,
+               compute_dtype: torch.dtype = torch.bfloat16, device: torch.device | str = "cpu") -> nn.Module:
+    """The one bitsandbytes converter: ``int8`` = LLM.int8 ``Linear8bitLt`` (outlier threshold 6), ``nf4`` /
+    ``fp4`` = ``Linear4bit`` (blocks of 64; ``double_quant`` = QLoRA's double quantization of the block
+    constants; de-quantised to ``compute_dtype`` in every matmul). The weight is quantised when it moves to
+    ``device`` (bitsandbytes >= 0.45 does that on CPU as well as CUDA)."""
     import bitsandbytes as bnb
-    w = linear.weight.detach()
+
+    if mode not in BNB_MODES:
+        raise ValueError(f"bitsandbytes mode must be one of {BNB_MODES}, not {mode!r}")
     has_bias = linear.bias is not None
-    if precision == "int8":
-        new = bnb.nn.Linear8bitLt(linear.in_features, linear.out_features, bias=has_bias,
-                                  has_fp16_weights=False, threshold=6.0)
-        new.weight = bnb.nn.Int8Params(w.to(torch.float16).cpu(), requires_grad=False, has_fp16_weights=False)
+    w_dtype = torch.float16 if mode == "int8" else compute_dtype
+    w = linear.weight.detach().to("cpu", w_dtype)
+    if mode == "int8":
+        new = bnb.nn.Linear8bitLt(linear.in_features, linear.out_features, bias=has_bias, has_fp16_weights=False,
+                                  threshold=6.0)
+        new.weight = bnb.nn.Int8Params(w, requires_grad=False, has_fp16_weights=False)
     else:
-        new = bnb.nn.Linear4bit(linear.in_features, linear.out_features, bias=has_bias,
-                                compute_dtype=torch.bfloat16, quant_type="nf4", compress_statistics=True)
-        new.weight = bnb.nn.Params4bit(w.to(torch.float16).cpu(), requires_grad=False, quant_type="nf4",
-                                       compress_statistics=True)
+        new = bnb.nn.Linear4bit(linear.in_features, linear.out_features, bias=has_bias, compute_dtype=compute_dtype,
+                                quant_type=mode, compress_statistics=double_quant)
+        new.weight = bnb.nn.Params4bit(w, requires_grad=False, quant_type=mode, compress_statistics=double_quant)
     if has_bias:
-        new.bias = nn.Parameter(linear.bias.detach().to(torch.float16).cpu(), requires_grad=False)
-    return new.to(device)  # bitsandbytes quantises when the weight moves to the GPU
+        new.bias = nn.Parameter(linear.bias.detach().to("cpu", w_dtype), requires_grad=False)
+    if hasattr(new, "support_avx512bf16_for_cpu"):
+        # bitsandbytes 0.50 repacks 4-bit weights in place the first time an eval-mode CPU forward runs (on
+        # AVX512-BF16 CPUs); that fails for in_features not divisible by 64 and changes the layout under a model
+        # that goes back to training (QLoRA) — keep the one portable layout
+        new.support_avx512bf16_for_cpu = False
+    return new.to(device)
+
+
+def to_bitsandbytes(model: nn.Module, mode: str = "nf4", double_quant: bool = True,
+                    compute_dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu",
+                    skip: tuple[str, ...] = ("lm_head",)) -> list[str]:
+    """Every linear layer (except ``skip``) -> :func:`bnb_linear`, in place; returns the names converted."""
+    return replace_linears(model, lambda lin: bnb_linear(lin, mode, double_quant, compute_dtype, device), skip)
 
 
 def quantize_linears(model: nn.Module, precision: str, device: torch.device | str = "cpu",
-                     skip: tuple[str, ...] = ("lm_head",)) -> dict[str, list[str]]:
+                     skip: tuple[str, ...] = ("lm_head",),
+                     compute_dtype: torch.dtype | None = None) -> dict[str, list[str]]:
     """Replace every ``nn.Linear`` (except ``skip``) by its weight-only ``precision`` version, in place.
 
-    Returns ``{"quantized": [...], "kept": [...]}`` — ``kept`` lists layers whose shape the kernel cannot take
-    (they keep the model's dtype — bfloat16 when ``load_model`` quantizes)."""
-    if precision not in ("int8", "int4"):
-        raise ValueError(f"precision must be int8 or int4, not {precision!r}")
+    ``int8`` / ``int4``: PyTorch's CPU kernels on CPU, bitsandbytes (LLM.int8 / NF4) on CUDA; ``nf4``: bitsandbytes
+    NF4 + double quantization on every device (the QLoRA base: PEFT trains LoRA on top of it). Returns
+    ``{"quantized": [...], "kept": [...]}`` — ``kept`` lists layers whose shape the kernel cannot take (they keep
+    the model's dtype — bfloat16 when ``load_model`` quantizes)."""
+    if precision not in ("int8", "int4", "nf4"):
+        raise ValueError(f"precision must be int8, int4 or nf4, not {precision!r}")
     device = torch.device(device)
     report: dict[str, list[str]] = {"quantized": [], "kept": []}
-    for name, module in list(model.named_modules()):
-        if not isinstance(module, nn.Linear) or any(s in name for s in skip):
-            continue
-        parent_name, _, attr = name.rpartition(".")
-        parent = model.get_submodule(parent_name) if parent_name else model
-        if device.type == "cuda":
-            new = _bnb_linear(module, precision, device)
-        elif precision == "int8":
-            new = Int8WeightOnlyLinear(module.weight, module.bias)
-        else:
-            gs = int4_group_size(module.in_features, module.out_features)
-            if gs is None or device.type != "cpu":
-                report["kept"].append(name)  # stays in the model's dtype (bf16 when loaded with int4)
-                continue
-            new = Int4WeightOnlyLinear(module.weight, module.bias, gs)
-        setattr(parent, attr, new)
-        report["quantized"].append(name)
-        del module
+    bnb_compute = compute_dtype or (torch.bfloat16 if device.type == "cuda" else torch.float32)
+
+    def make(module: nn.Linear) -> nn.Module | None:
+        if precision == "nf4" or device.type == "cuda":
+            return bnb_linear(module, "int8" if precision == "int8" else "nf4", True, bnb_compute, device)
+        if precision == "int8":
+            return Int8WeightOnlyLinear(module.weight, module.bias)
+        gs = int4_group_size(module.in_features, module.out_features)
+        if gs is None or device.type != "cpu":
+            kept.append(module)  # stays in the model's dtype (bf16 when loaded with int4)
+            return None
+        return Int4WeightOnlyLinear(module.weight, module.bias, gs)
+
+    kept: list[nn.Module] = []
+    report["quantized"] = replace_linears(model, make, skip)
+    report["kept"] = [n for n, m in model.named_modules() if any(m is k for k in kept)]
     return report

@@ -39,7 +39,7 @@ def _train_cfg(tiny_ckpt, data_dir: Path, out: Path, **kw) -> dict:
     tr, dv = _write_small_data(data_dir)
     cfg = {"model": str(tiny_ckpt), "train_file": str(tr), "dev_file": str(dv), "output_dir": str(out),
            "max_steps": 6, "batch_size": 4, "max_length": 256, "n_eval": 2, "n_demo": 1, "max_new_tokens": 4,
-           "save_every": 2, "eval_every": 0, "log_every": 1, "seed": 1}
+           "save_every": 2, "eval_every": 0, "log_every": 1, "seed": 1, "target_loss": 0.0}
     cfg.update(kw)
     return cfg
 
@@ -47,10 +47,10 @@ def _train_cfg(tiny_ckpt, data_dir: Path, out: Path, **kw) -> dict:
 @pytest.fixture(scope="module")
 def trained(tiny_ckpt, tmp_path_factory):
     """One uninterrupted 6-step LoRA run (reused by the resume and inference tests)."""
-    from ch10_finetune.train_lora import main
+    from ch10_finetune.train_lora import Config, main
     base = tmp_path_factory.mktemp("ch10")
     cfg = _train_cfg(tiny_ckpt, base / "data", base / "full")
-    return cfg, main(cfg)
+    return cfg, main(Config(**cfg))
 
 
 # ------------------------------------------------------------------------------------------------ scripts
@@ -64,10 +64,10 @@ def test_help_of_every_script():
 
 
 def test_make_data_is_deterministic_and_matches_the_committed_files(tmp_path):
-    from ch10_finetune.make_data import main
+    from ch10_finetune.make_data import Config, main
     from common.sft import read_jsonl
 
-    res = main({"out_dir": str(tmp_path)})
+    res = main(Config(out_dir=str(tmp_path)))
     assert res["total_bytes"] < 1024 * 1024
     assert res["tool_conversations"] > 50 and res["system_conversations"] > 50
     for rel in res["files"]:
@@ -94,9 +94,9 @@ def test_lora_linear_counts_and_merge():
 
 
 def test_lora_from_scratch_equals_peft_and_merges(tiny_ckpt):
-    from ch10_finetune.lora_basics import main
+    from ch10_finetune.lora_basics import Config, main
 
-    r = main({"model": str(tiny_ckpt)})
+    r = main(Config(model=str(tiny_ckpt)))
     assert r["start_diff"] == 0.0 and r["moved"] > 1e-3
     assert r["merge_diff"] < 1e-5 and r["peft_diff"] < 1e-6 and r["peft_merge_diff"] < 1e-5
     assert r["peft_trainable"] == r["trainable"] > 0
@@ -137,10 +137,10 @@ def test_quantization_explanations_hold():
 
 
 def test_quantize_compare_on_a_tiny_model(tiny_ckpt, tmp_path):
-    from ch10_finetune.quantize import main
+    from ch10_finetune.quantize import Config, main
 
     _, dev = _write_small_data(tmp_path)
-    rows = {r["method"]: r for r in main({"model": str(tiny_ckpt), "data": str(dev), "n_texts": 2})["compare"]}
+    rows = {r["method"]: r for r in main(Config(model=str(tiny_ckpt), data=str(dev), n_texts=2))["compare"]}
     fp = rows["fp32 (reference)"]
     i8, i4 = rows["ours INT8 per-row"], rows["ours INT4 per-row, packed"]
     assert fp["max_logit_diff"] == 0.0
@@ -169,15 +169,15 @@ def test_train_lora_learns_saves_and_reports(trained, tiny_ckpt):
 
 
 def test_resume_after_interruption_follows_the_same_trajectory(trained, tiny_ckpt, tmp_path):
-    from ch10_finetune.train_lora import main
+    from ch10_finetune.train_lora import Config, main
 
     cfg_full, full = trained
     cfg = _train_cfg(tiny_ckpt, tmp_path / "data", tmp_path / "run", stop_after=3)
-    first = main(cfg)
+    first = main(Config(**cfg))
     assert first["stopped"] and first["steps"] == 3
     state = json.loads((tmp_path / "run" / "checkpoint" / "trainer_state.json").read_text(encoding="utf-8"))
     assert state["step"] == 3 and state["batch_in_epoch"] == 3     # 4 batches per epoch: mid-epoch
-    second = main({**cfg, "stop_after": 0, "resume": True})
+    second = main(Config(**{**cfg, "stop_after": 0, "resume": True}))
     assert second["steps"] == 6
     got = [h["loss"] for h in second["history"]]
     want = [h["loss"] for h in full["history"]]
@@ -185,20 +185,20 @@ def test_resume_after_interruption_follows_the_same_trajectory(trained, tiny_ckp
 
 
 def test_train_qlora_two_steps(tiny_ckpt, tmp_path):
-    from ch10_finetune.train_qlora import main
+    from ch10_finetune.train_qlora import Config, main
 
     cfg = _train_cfg(tiny_ckpt, tmp_path / "data", tmp_path / "q", max_steps=2, n_eval=1)
-    res = main(cfg)
+    res = main(Config(**cfg))
     assert res["steps"] == 2 and (tmp_path / "q" / "adapter_config.json").is_file()
     assert all(h["loss"] == h["loss"] for h in res["history"])     # not NaN
 
 
 def test_infer_lora_compare_chat_and_merge(trained, tiny_ckpt, tmp_path):
-    from ch10_finetune.infer_lora import main
+    from ch10_finetune.infer_lora import Config, main
 
     cfg, _ = trained
-    res = main({"model": str(tiny_ckpt), "adapter": cfg["output_dir"], "dev_file": cfg["dev_file"], "compare": 2,
-                "queries": ["hi", "ship?"], "max_new_tokens": 4, "merge_to": str(tmp_path / "merged")})
+    res = main(Config(model=str(tiny_ckpt), adapter=cfg["output_dir"], dev_file=cfg["dev_file"], compare=2,
+                      query=["hi", "ship?"], max_new_tokens=4, merge_to=str(tmp_path / "merged")))
     assert res["compare"]["after"]["n"] == 2 and len(res["answers"]) == 2 and len(res["history"]) == 4
     assert res["merge"]["max_logit_diff"] < 1e-4
     assert json.loads((tmp_path / "merged" / "config.json").read_text())["model_type"] == "chatglm"
@@ -219,12 +219,56 @@ def test_two_process_accelerate_launch(tiny_ckpt, tmp_path):
 
 
 def test_bench_runs_on_a_tiny_glm():
-    from ch10_finetune.bench_finetune import chatglm3_6b_budget, main
+    from ch10_finetune.bench_finetune import Config, chatglm3_6b_budget, main
 
-    res = main({"hidden": 64, "layers": 1, "ffn": 128, "heads": 2, "kv_groups": 1, "head_dim": 32, "vocab": 256,
-                "seq_len": 16, "steps": 1, "in_process": True})
+    res = main(Config(hidden=64, layers=1, ffn=128, heads=2, kv_groups=1, head_dim=32, vocab=256, seq_len=16,
+                      steps=1, in_process=True))
+    assert [r["way"] for r in res["load_peak"]["rows"]] == ["before", "after"]
+    assert not any("error" in r for r in res["load_peak"]["rows"]), res["load_peak"]
     assert {r["method"] for r in res["rows"]} == {"full", "lora", "lora_gc", "qlora"}
     full = next(r for r in res["rows"] if r["method"] == "full")
     assert all(r["trainable"] < full["trainable"] for r in res["rows"] if r["method"] != "full")
     lora = next(b for b in chatglm3_6b_budget() if "official_mib" in b)
     assert abs(lora["gib"] * 1024 - lora["official_mib"]) / lora["official_mib"] < 0.15
+
+
+def test_default_schedule_learns_a_small_faq(tmp_path, monkeypatch):
+    """A reader's 10-conversation FAQ with the default flags (issue: 5 epochs = 10 steps learned nothing): the
+    schedule grows to --min-steps, the dev set is a held-out split of that file (not the bundled one), the output
+    folder is named after the file — and the trained answers come back exactly."""
+    from ch10_finetune.make_data import bank_faq
+    from ch10_finetune.train_lora import Config, check_config, main
+    from common.cli import UserError
+    from common.testing import make_tiny_checkpoint
+
+    faq = bank_faq(10)
+    texts = [m["content"] for r in faq for m in r["conversations"]]
+    # hidden 128: the smallest random base whose LoRA memorises 40-character answers in 200 steps (64 gets 6/9)
+    ckpt = make_tiny_checkpoint(tmp_path / "tiny-faq", seed=0, texts=texts * 3, vocab_size=500, hidden_size=128,
+                                kv_channels=32, ffn_hidden_size=192)
+    path = tmp_path / "my_faq.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in faq), encoding="utf-8")
+    monkeypatch.setenv("CHATGLM3_OUTPUT_DIR", str(tmp_path / "outputs"))
+    cfg = Config(model=str(ckpt), train_file=str(path), n_demo=0, n_eval=1, max_new_tokens=64, threads=1)
+    assert Path(check_config(cfg).output_dir).name == "lora-my_faq"
+    res = main(cfg)
+    assert "1 of the 10 conversations" in res["dev_set"]                     # held out, not the bundled dev set
+    assert res["steps"] > 10                                                 # not 5 epochs of 2 steps
+    assert res["trained_answers"]["n"] == 9 and res["trained_answers"]["exact_match"] >= 0.8, res["trained_answers"]
+    other = tmp_path / "other.jsonl"
+    other.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    with pytest.raises(UserError, match="--overwrite"):                      # an adapter of other data is kept
+        check_config(Config(model=str(ckpt), train_file=str(other), output_dir=res["output_dir"]))
+
+
+def test_train_lora_points_to_qlora_for_4bit_and_refuses_missing_files(tmp_path):
+    from ch10_finetune.train_lora import Config, check_config, main
+    from common.cli import UserError
+
+    with pytest.raises(UserError, match="train_qlora.py"):
+        main(Config(precision="int4"))
+    with pytest.raises(UserError, match="no such file"):
+        check_config(Config(train_file=str(tmp_path / "missing.jsonl")))
+    if not torch.cuda.is_available():
+        with pytest.raises(UserError, match="accelerate picks the device"):
+            check_config(Config(device="cuda"))

@@ -1,26 +1,39 @@
 """The flags every script shares (common/cli.py)."""
 from __future__ import annotations
 
-import argparse
+from dataclasses import dataclass
 
 import pytest
 import torch
 
-from common.cli import UserError, add_generation_args, add_model_args, apply_threads, generation_kwargs
+from common.cli import GenerationArgs, ModelArgs, UserError, apply_threads, parse, redefault, sampling_kwargs
+
+
+@dataclass
+class _Config(ModelArgs, GenerationArgs):
+    max_new_tokens: int = redefault(GenerationArgs, "max_new_tokens", 64)
 
 
 def _parse(*argv):
-    p = argparse.ArgumentParser()
-    add_model_args(p)
-    add_generation_args(p)
-    return p.parse_args(list(argv))
+    return parse(_Config, None, list(argv))
 
 
-def test_defaults_and_generation_kwargs():
+def test_defaults_and_sampling_kwargs():
     args = _parse()
-    assert (args.model, args.precision, args.device, args.threads) == (None, "fp32", "cpu", 0)
-    kw = generation_kwargs(_parse("--temperature", "0", "--max-new-tokens", "7"))
+    assert (args.model, args.precision, args.device, args.threads, args.max_new_tokens) == (None, "fp32", "cpu", 0, 64)
+    kw = sampling_kwargs(_parse("--temperature", "0", "--max-new-tokens", "7"))
     assert kw["do_sample"] is False and kw["max_new_tokens"] == 7
+
+
+def test_one_name_one_meaning():
+    """The old argparse helpers and the old name of sampling_kwargs are gone (common.chatglm3.generation_kwargs is
+    the model.generate one); common.demo_tools' function table is not called DEMO_TOOLS (that is the schema list)."""
+    import common.cli
+    import common.demo_tools
+
+    for old in ("add_model_args", "add_generation_args", "generation_kwargs"):
+        assert not hasattr(common.cli, old)
+    assert not hasattr(common.demo_tools, "DEMO_TOOLS") and common.demo_tools.DEMO_TOOL_FUNCTIONS
 
 
 def test_threads_flag_sets_torch_threads_and_rejects_negatives():

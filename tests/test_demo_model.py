@@ -93,18 +93,12 @@ def test_heldout_tool_calls_several_cases(demo):
     """All 60 held-out tool questions of the evaluation set (unseen cities/codes, unseen wordings) through chat():
     the committed model gets 55/60 (data/README.md); ≥ 53 leaves room for float differences between machines,
     and fails if a rebuild loses the copying skill."""
-    from common.chatglm3 import chat
-    from common.prompts import TOOL_SYSTEM_PROMPT
     from dialogues import make_eval_cases
+    from evaluate_demo_model import tool_call_results
 
     model, tok = demo
-    cases = make_eval_cases()["tool"]
-    ok = 0
-    for c in cases:
-        history = [{"role": "system", "content": TOOL_SYSTEM_PROMPT, "tools": c["tools"]}]
-        response, _ = chat(model, tok, c["query"], history=history, **GEN)
-        ok += response == {"name": c["name"], "parameters": c["parameters"]}
-    assert ok >= 53, f"only {ok}/60 held-out tool calls exact"
+    ok, failures = tool_call_results(model, tok, make_eval_cases()["tool"], **GEN)
+    assert ok >= 53, f"only {ok}/60 held-out tool calls exact: {failures[:3]}"
 
 
 # --- the build's data and batching (no trained model needed) -------------------------------------------------
@@ -177,8 +171,6 @@ def test_sft_batches_group_lengths_and_resume_exactly():
 
 def test_tiny_build_end_to_end(tmp_path):
     """The rebuild command, at toy size: every stage runs and the result loads through the common loader."""
-    import argparse
-
     import build
     from common.chatglm3 import load_model, load_tokenizer
     from common.paths import REPO_ROOT
@@ -191,7 +183,7 @@ def test_tiny_build_end_to_end(tmp_path):
         copy_tasks=500, copy_steps=2, copy_batch_size=8, copy_lr=2e-3, hidden_size=64, num_layers=1, head_dim=16,
         kv_groups=2, tie_embeddings=True, ffn_hidden_size=128, seq_length=256, batch_size=4, pretrain_steps=2,
         pretrain_seq_len=32, lr=2e-3, sft_steps=2, sft_lr=2e-3, sft_copy_mix=50, resume=False, evaluate=False, progress=False)
-    results = build.main(argparse.Namespace(**parser_defaults))
+    results = build.main(build.Config(**parser_defaults))
     assert results["parameters"] < 2_000_000 and results["size_bytes"] < 3 * 2**20
     model, tok = load_model(tmp_path / "demo"), load_tokenizer(tmp_path / "demo")
     assert type(model).__name__ == "GlmForCausalLM" and tok.get_command("<|user|>") == tok.sp.vocab_size() + 6

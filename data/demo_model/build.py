@@ -26,17 +26,18 @@ Stages (intermediates — checkpoints, loss curves, logs — go to ``outputs/dem
 """
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import shutil
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 sys.path.insert(0, str(HERE))
+from common.cli import arg, run  # noqa: E402
 
 
 class SFTBatches:
@@ -180,7 +181,45 @@ def dialogue_texts(records: list[dict]) -> list[str]:
     return out
 
 
-def run_stage(name: str, model, data, val, work: Path, cfg: argparse.Namespace, train: dict,
+@dataclass
+class Config:
+    out: str = arg("", "output model folder (default: data/models/chatglm3-demo)")
+    run_name: str = arg("build", "subfolder of outputs/demo_model for intermediates")
+    seed: int = arg(0, "seed of every random choice (data, init, order)")
+    threads: int = arg(2, "torch CPU threads (fixed for reproducibility; 0 = default)")
+    sp_vocab: int = arg(12000, "sentencepiece pieces trained before CJK merges are pruned (≈ 8k remain)")
+    char_pool_size: int = arg(2500, "CJK characters used for made-up city names")
+    sft_records: int = arg(60000, "generated SFT dialogues")
+    tool_share: float = arg(0.85, "share of SFT dialogues that call a tool")
+    short_share: float = arg(0.7, "share of tool dialogues that stop after the call (the call is what must be "
+                                  "copied right)")
+    real_city_share: float = arg(0.15, "share of weather questions about real (training) cities; the rest mostly "
+                                       "made-up names")
+    copy_tasks: int = arg(200000, "synthetic copy tasks of the copy stage")
+    copy_steps: int = arg(4000, "copy-stage steps (first stage, from scratch)")
+    copy_batch_size: int = arg(64, "copy tasks per step")
+    copy_lr: float = arg(2e-3, "peak learning rate of the copy stage")
+    hidden_size: int = arg(256, "hidden size")
+    num_layers: int = arg(4, "transformer layers")
+    head_dim: int = arg(64, "kv_channels (head dimension)")
+    kv_groups: int = arg(2, "multi_query_group_num (ChatGLM3: 2)")
+    tie_embeddings: bool = arg(True, "train with the output layer tied to the input embedding (exported as two "
+                                     "equal tensors, the official layout)")
+    ffn_hidden_size: int = arg(768, "SwiGLU inner width")
+    seq_length: int = arg(512, "longest SFT example (tokens); config seq_length")
+    batch_size: int = arg(32, "sequences per step (pretraining and SFT)")
+    pretrain_steps: int = arg(300, "pretraining steps")
+    pretrain_seq_len: int = arg(64, "pretraining window length")
+    lr: float = arg(2e-3, "peak learning rate of pretraining")
+    sft_steps: int = arg(4000, "SFT steps")
+    sft_lr: float = arg(1e-3, "peak learning rate of SFT")
+    sft_copy_mix: int = arg(20000, "copy tasks mixed into the SFT examples")
+    resume: bool = arg(False, "continue stages from their checkpoints in outputs/")
+    evaluate: bool = arg(True, "run the held-out evaluation at the end (--no-evaluate skips it)")
+    progress: bool = arg(True, "tqdm progress bars (--no-progress: none)")
+
+
+def run_stage(name: str, model, data, val, work: Path, cfg: Config, train: dict,
               **trainer_kwargs) -> dict:
     """One training stage with the chapter-9 trainer. ``train``: the stage's ``TrainConfig`` fields plus
     ``checkpoints`` (how many over the stage). Checkpoints go to ``work/name``, kept with ``--resume``, otherwise
@@ -200,7 +239,7 @@ def run_stage(name: str, model, data, val, work: Path, cfg: argparse.Namespace, 
     return result
 
 
-def make_model(cfg: argparse.Namespace, vocab_size: int):
+def make_model(cfg: Config, vocab_size: int):
     import torch
     from transformers import GlmConfig, GlmForCausalLM
 
@@ -215,7 +254,7 @@ def make_model(cfg: argparse.Namespace, vocab_size: int):
     return GlmForCausalLM(conf)
 
 
-def main(cfg: argparse.Namespace) -> dict:
+def main(cfg: Config | None = None) -> dict:
     """Run all stages; return paths, sizes, losses, timings and the evaluation numbers."""
     import torch
 
@@ -227,6 +266,7 @@ def main(cfg: argparse.Namespace) -> dict:
     from dialogues import char_pool_from_texts, make_sft_records, wide_alphabet
     from slots import CHINA_CITIES, WORLD_CITIES, heldout_values
 
+    cfg = cfg or Config()
     t_start = time.time()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -326,10 +366,10 @@ def main(cfg: argparse.Namespace) -> dict:
                "sft_examples": len(examples), "probe": probe.history, "timings": timings}
     if cfg.evaluate:
         t0 = time.time()
+        from evaluate_demo_model import Config as EvalConfig
         from evaluate_demo_model import main as evaluate
 
-        ev = evaluate(argparse.Namespace(model=str(out_dir), precision="fp32", device="cpu", max_new_tokens=96,
-                                         limit=0, show_failures=10))
+        ev = evaluate(EvalConfig(model=str(out_dir)))
         results["eval"] = {k: v for k, v in ev.items() if k != "failures"}
         stage("evaluate", t0)
     results["total_s"] = round(time.time() - t_start, 1)
@@ -339,41 +379,4 @@ def main(cfg: argparse.Namespace) -> dict:
 
 
 if __name__ == "__main__":
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--out", default="", help="output model folder (default: data/models/chatglm3-demo)")
-    p.add_argument("--run-name", default="build", help="subfolder of outputs/demo_model for intermediates")
-    p.add_argument("--seed", type=int, default=0, help="seed of every random choice (data, init, order)")
-    p.add_argument("--threads", type=int, default=2, help="torch CPU threads (fixed for reproducibility; 0 = default)")
-    p.add_argument("--sp-vocab", type=int, default=12000,
-                   help="sentencepiece pieces trained before CJK merges are pruned (≈ 8k remain)")
-    p.add_argument("--char-pool-size", type=int, default=2500, help="CJK characters used for made-up city names")
-    p.add_argument("--sft-records", type=int, default=60000, help="generated SFT dialogues")
-    p.add_argument("--tool-share", type=float, default=0.85, help="share of SFT dialogues that call a tool")
-    p.add_argument("--short-share", type=float, default=0.7,
-                   help="share of tool dialogues that stop after the call (the call is what must be copied right)")
-    p.add_argument("--real-city-share", type=float, default=0.15,
-                   help="share of weather questions about real (training) cities; the rest mostly made-up names")
-    p.add_argument("--copy-tasks", type=int, default=200000, help="synthetic copy tasks of the copy stage")
-    p.add_argument("--copy-steps", type=int, default=4000, help="copy-stage steps (first stage, from scratch)")
-    p.add_argument("--copy-batch-size", type=int, default=64, help="copy tasks per step")
-    p.add_argument("--copy-lr", type=float, default=2e-3, help="peak learning rate of the copy stage")
-    p.add_argument("--hidden-size", type=int, default=256, help="hidden size")
-    p.add_argument("--num-layers", type=int, default=4, help="transformer layers")
-    p.add_argument("--head-dim", type=int, default=64, help="kv_channels (head dimension)")
-    p.add_argument("--kv-groups", type=int, default=2, help="multi_query_group_num (ChatGLM3: 2)")
-    p.add_argument("--tie-embeddings", action=argparse.BooleanOptionalAction, default=True,
-                   help="train with the output layer tied to the input embedding (exported as two equal tensors, "
-                        "the official layout)")
-    p.add_argument("--ffn-hidden-size", type=int, default=768, help="SwiGLU inner width")
-    p.add_argument("--seq-length", type=int, default=512, help="longest SFT example (tokens); config seq_length")
-    p.add_argument("--batch-size", type=int, default=32, help="sequences per step (pretraining and SFT)")
-    p.add_argument("--pretrain-steps", type=int, default=300, help="pretraining steps")
-    p.add_argument("--pretrain-seq-len", type=int, default=64, help="pretraining window length")
-    p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate of pretraining")
-    p.add_argument("--sft-steps", type=int, default=4000, help="SFT steps")
-    p.add_argument("--sft-lr", type=float, default=1e-3, help="peak learning rate of SFT")
-    p.add_argument("--sft-copy-mix", type=int, default=20000, help="copy tasks mixed into the SFT examples")
-    p.add_argument("--resume", action="store_true", help="continue stages from their checkpoints in outputs/")
-    p.add_argument("--no-evaluate", dest="evaluate", action="store_false", help="skip the held-out evaluation")
-    p.add_argument("--no-progress", dest="progress", action="store_false", help="no tqdm progress bars")
-    main(p.parse_args())
+    run(main, Config, __doc__)

@@ -12,14 +12,15 @@
 """
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from common.cli import arg  # noqa: E402
 
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
@@ -186,7 +187,14 @@ def train_demo_tokenizer(out_file: Path, texts: list[str], vocab_size: int = 120
     return {"pieces_trained": n_before, "pieces_kept": len(keep), "path": str(out_file)}
 
 
-def main(cfg: argparse.Namespace) -> dict:
+@dataclass
+class Config:
+    n: int = arg(5, "number of synthetic copy tasks to print")
+    seed: int = arg(0, "random seed")
+
+
+def main(cfg: Config | None = None) -> dict:
+    cfg = cfg or Config()
     """Print corpus statistics and a few synthetic copy tasks."""
     texts = read_fortunes()
     stats = {"entries": len(texts), "chars": sum(len(t) for t in texts)}
@@ -197,7 +205,6 @@ def main(cfg: argparse.Namespace) -> dict:
 
 
 if __name__ == "__main__":
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--n", type=int, default=5, help="number of synthetic copy tasks to print")
-    p.add_argument("--seed", type=int, default=0, help="random seed")
-    main(p.parse_args())
+    from common.cli import run
+
+    run(main, Config, __doc__)

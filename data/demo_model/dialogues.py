@@ -13,13 +13,14 @@ Training and evaluation use disjoint question templates, disjoint real city name
 """
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from common.cli import arg  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common.prompts import TOOL_SYSTEM_PROMPT, example_tools  # noqa: E402
@@ -416,7 +417,14 @@ def _values_to_mention(result: dict) -> list[str]:
     return [str(result["price"])] + ([result["change"]] if "change" in result else [])
 
 
-def main(cfg: argparse.Namespace) -> dict:
+@dataclass
+class Config:
+    n: int = arg(5, "number of training dialogues to print")
+    seed: int = arg(0, "random seed of the generator")
+
+
+def main(cfg: Config | None = None) -> dict:
+    cfg = cfg or Config()
     """Print a few generated training records and eval cases; return them."""
     records = make_sft_records(cfg.n, cfg.seed, char_pool="天地人和春秋山水风云花月")
     for r in records:
@@ -427,7 +435,6 @@ def main(cfg: argparse.Namespace) -> dict:
 
 
 if __name__ == "__main__":
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--n", type=int, default=5, help="number of training dialogues to print")
-    p.add_argument("--seed", type=int, default=0, help="random seed of the generator")
-    main(p.parse_args())
+    from common.cli import run
+
+    run(main, Config, __doc__)

@@ -16,14 +16,40 @@ script would call the model. Prints four numbers:
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common.cli import ModelArgs, arg, run  # noqa: E402
+
+
+@dataclass
+class Config(ModelArgs):
+    max_new_tokens: int = arg(96, "generation limit per reply")
+    limit: int = arg(0, "evaluate only the first N cases of each kind (0 = all)")
+    show_failures: int = arg(10, "print up to N failed cases")
+
+
+def tool_call_results(model, tok, cases: list[dict], generate=None, **gen) -> tuple[int, list[dict]]:
+    """The held-out tool questions through ``chat()`` with the tool system prompt: ``(exact calls, failures)``.
+    ``generate(query, history) -> response`` replaces the plain ``chat`` call (the script counts reply lengths)."""
+    from common.chatglm3 import chat
+    from common.prompts import TOOL_SYSTEM_PROMPT
+
+    ok, failures = 0, []
+    for c in cases:
+        hist = [{"role": "system", "content": TOOL_SYSTEM_PROMPT, "tools": c["tools"]}]
+        resp = generate(c["query"], hist) if generate else chat(model, tok, c["query"], history=hist, **gen)[0]
+        want = {"name": c["name"], "parameters": c["parameters"]}
+        hit = isinstance(resp, dict) and resp.get("name") == want["name"] and resp.get("parameters") == want["parameters"]
+        ok += hit
+        if not hit:
+            failures.append({"kind": "tool", "query": c["query"], "want": want, "got": resp})
+    return ok, failures
 
 
 def _reply_tokens(tok, history: list[dict], start: int) -> int:
@@ -36,12 +62,16 @@ def _reply_tokens(tok, history: list[dict], start: int) -> int:
     return n
 
 
-def main(cfg: argparse.Namespace) -> dict:
+def main(cfg: Config | None = None) -> dict:
     """Run the held-out evaluation; return the rates, the average length and the failures."""
     from common.chatglm3 import chat, load_model, load_tokenizer
     from common.prompts import TOOL_SYSTEM_PROMPT
     from dialogues import make_eval_cases
 
+    from common.cli import apply_threads
+
+    cfg = cfg or Config()
+    apply_threads(cfg)
     tok = load_tokenizer(cfg.model)
     model = load_model(cfg.model, precision=cfg.precision, device=cfg.device)
     cases = make_eval_cases()
@@ -51,7 +81,7 @@ def main(cfg: argparse.Namespace) -> dict:
     lengths, stopped, failures = [], 0, []
     t0 = time.time()
 
-    def run(query, history, role="user"):
+    def ask(query, history, role="user"):
         nonlocal stopped
         start = len(history)
         response, new_history = chat(model, tok, query, history=[dict(h) for h in history], role=role, **gen)
@@ -60,15 +90,8 @@ def main(cfg: argparse.Namespace) -> dict:
         stopped += int(n < cfg.max_new_tokens)
         return response
 
-    tool_ok = 0
-    for c in cases["tool"]:
-        hist = [{"role": "system", "content": TOOL_SYSTEM_PROMPT, "tools": c["tools"]}]
-        resp = run(c["query"], hist)
-        want = {"name": c["name"], "parameters": c["parameters"]}
-        ok = isinstance(resp, dict) and resp.get("name") == want["name"] and resp.get("parameters") == want["parameters"]
-        tool_ok += ok
-        if not ok:
-            failures.append({"kind": "tool", "query": c["query"], "want": want, "got": resp})
+    tool_ok, tool_failures = tool_call_results(model, tok, cases["tool"], generate=ask)
+    failures += tool_failures
 
     obs_ok = 0
     for c in cases["observation"]:
@@ -77,7 +100,7 @@ def main(cfg: argparse.Namespace) -> dict:
         hist = [{"role": "system", "content": TOOL_SYSTEM_PROMPT, "tools": c["tools"]},
                 {"role": "user", "content": c["query"]},
                 {"role": "assistant", "metadata": c["name"], "content": call}]
-        resp = run(c["observation"], hist, role="observation")
+        resp = ask(c["observation"], hist, role="observation")
         ok = isinstance(resp, str) and all(v in resp for v in c["must_mention"])
         obs_ok += ok
         if not ok:
@@ -85,7 +108,7 @@ def main(cfg: argparse.Namespace) -> dict:
 
     faq_ok = 0
     for c in cases["faq"]:
-        resp = run(c["query"], [])
+        resp = ask(c["query"], [])
         ok = isinstance(resp, str) and resp.strip() == c["answer"]
         faq_ok += ok
         if not ok:
@@ -113,11 +136,4 @@ def main(cfg: argparse.Namespace) -> dict:
 
 
 if __name__ == "__main__":
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--model", default=None, help="model directory or hub id (default: resolved like every script)")
-    p.add_argument("--precision", default="fp32", help="fp32 | bf16 | fp16 | int8 | int4")
-    p.add_argument("--device", default="cpu", help="cpu | cuda | mps | auto")
-    p.add_argument("--max-new-tokens", type=int, default=96, help="generation limit per reply")
-    p.add_argument("--limit", type=int, default=0, help="evaluate only the first N cases of each kind (0 = all)")
-    p.add_argument("--show-failures", type=int, default=10, help="print up to N failed cases")
-    main(p.parse_args())
+    run(main, Config, __doc__)
