@@ -246,82 +246,68 @@ class LocalBackend:
 
 
 class OpenAIBackend:
-    """An OpenAI-compatible server through the ``openai`` client: the ChatGLM3 history becomes ``messages``
-    (``common.openai_protocol.history_to_messages``), the tools of ``history[0]`` become ``tools=``, and the
-    streamed ``tool_calls`` come back as ChatGLM3 calls. One call per turn, as ChatGLM3 writes them."""
+    """An OpenAI-compatible server through the ``openai`` client (chapter 3's ``ApiChat``): the ChatGLM3 history
+    becomes ``messages`` (``common.openai_protocol.history_to_messages``), the tools of ``history[0]`` become
+    ``tools=``, and the streamed ``tool_calls`` come back as ChatGLM3 calls. One call per turn, as ChatGLM3 writes
+    them."""
 
     def __init__(self, base_url: str, api_key: str | None = None, model: str | None = None,
                  max_tokens: int = 256, temperature: float = 0.8, top_p: float = 0.8, timeout: float = 120.0,
-                 **extra_body: Any):
+                 repetition_penalty: float = 1.0):
         import os
 
-        from openai import OpenAI
+        from ch03_gradio.server.chat_client import ApiChat, GenSettings
 
-        base_url = base_url.rstrip("/")
-        if not base_url.endswith("/v1"):
-            base_url += "/v1"
-        key = api_key or os.environ.get("CHATGLM3_API_KEY") or os.environ.get("OPENAI_API_KEY") or "EMPTY"
-        self.client = OpenAI(base_url=base_url, api_key=key, timeout=timeout)
-        self.model = model or self.client.models.list().data[0].id
-        self.options = {"max_tokens": max_tokens, "temperature": temperature, "top_p": top_p}
-        self.extra_body = extra_body
-        self.name = f"{self.model} @ {base_url}"
+        key = api_key or os.environ.get("CHATGLM3_API_KEY") or os.environ.get("OPENAI_API_KEY")
+        self.chat = ApiChat(base_url, key, model, timeout=timeout)
+        self.model, self.name = self.chat.model, self.chat.name
+        self.gen = GenSettings(max_tokens=max_tokens, temperature=temperature, top_p=top_p,
+                               repetition_penalty=repetition_penalty)
         self.last_request: dict | None = None     # what was sent last (11.1.5 prints it)
 
     def request(self, history: list[dict], query: str, role: str) -> dict:
-        """The chat-completions request body for this turn (without ``stream``)."""
+        """The chat-completions request body for this turn (as ``ApiChat`` sends it, without ``stream``)."""
         from common.openai_protocol import history_to_messages
 
         full = history + [{"role": role, "content": query}]
-        body: dict = {"model": self.model, "messages": history_to_messages(full), **self.options}
+        body: dict = {"model": self.model, "messages": history_to_messages(full), "max_tokens": self.gen.max_tokens,
+                      "temperature": self.gen.temperature, "top_p": self.gen.top_p,
+                      "repetition_penalty": self.gen.repetition_penalty}
         tools = history[0].get("tools") if history and history[0].get("role") == "system" else None
         if tools:
             body["tools"] = [{"type": "function", "function": t} for t in tools]
         return body
 
     def stream(self, history: list[dict], query: str, role: str) -> ResponseStream:
+        import json
+
         from common.toolcall import fenced_tool_call
 
         body = self.request(history, query, role)
         self.last_request = body
         full = copy.deepcopy(history) + [{"role": role, "content": query}]
-        text, call_name, call_args = "", None, ""
-        stream = self.client.chat.completions.create(stream=True, extra_body=self.extra_body or None, **body)
-        try:
-            for chunk in stream:
-                if not chunk.choices:
-                    continue
-                delta = chunk.choices[0].delta
-                if delta.content:
-                    text += delta.content
-                for tc in delta.tool_calls or []:
-                    if tc.index != 0:
-                        continue          # ChatGLM3 writes one call per turn
-                    if tc.function and tc.function.name:
-                        call_name = tc.function.name
-                    if tc.function and tc.function.arguments:
-                        call_args += tc.function.arguments
-                if call_name is not None:
-                    yield {"name": call_name, "content": ""}, full
-                elif text:
-                    yield text, full + [{"role": "assistant", "metadata": "", "content": text}]
-        finally:
-            stream.close()
-        if call_name is not None:
-            import json
+        update = None
+        for update in self.chat.stream(body["messages"], body.get("tools"), self.gen):
+            if update.tool_calls:
+                yield {"name": update.tool_calls[0]["name"], "content": ""}, full
+            elif update.content:
+                yield update.content, full + [{"role": "assistant", "metadata": "", "content": update.content}]
+        if update is not None and update.tool_calls:
+            name, raw = update.tool_calls[0]["name"], update.tool_calls[0]["arguments"] or ""
             try:
-                params = json.loads(call_args) if call_args.strip() else {}
+                params = json.loads(raw) if raw.strip() else {}
             except json.JSONDecodeError:
-                params = {"_unparsed_arguments": call_args[:200]}   # refused by the registry's validation
+                params = None
             if not isinstance(params, dict):
-                params = {"_unparsed_arguments": call_args[:200]}
+                params = {"_unparsed_arguments": raw[:200]}   # refused by the registry's validation
             try:
                 content = fenced_tool_call(params)
             except ValueError:
-                content = call_args
-            yield ({"name": call_name, "parameters": params},
-                   full + [{"role": "assistant", "metadata": call_name, "content": content}])
+                content = raw
+            yield {"name": name, "parameters": params}, full + [{"role": "assistant", "metadata": name,
+                                                                 "content": content}]
         else:
+            text = update.content if update is not None else ""
             yield text, full + [{"role": "assistant", "metadata": "", "content": text}]
 
 
