@@ -89,10 +89,16 @@ def test_tool_round_runs_the_tool_and_answers(tiny_model, tiny_tokenizer, monkey
 
 def test_bench_generate_small(tiny_ckpt, capsys):
     mod = load_script("ch02_env/bench_generate.py")
-    res = mod.main(mod.Config(model=str(tiny_ckpt), precisions=["fp32", "int8"], prompt_len=8, new_tokens=2))
+    res = mod.main(mod.Config(model=str(tiny_ckpt), precisions=["fp32", "int8"], prompt_len=8, new_tokens=2,
+                              repeats=2))
     assert [r["precision"] for r in res["rows"]] == ["fp32", "int8"]
-    assert all("decode_ms" in r for r in res["rows"]), res["rows"]
-    assert "decode ms/tok" in capsys.readouterr().out
+    assert all("decode_ms" in r and r["runs"] == 2 for r in res["rows"]), res["rows"]
+    assert all(r["decode_ms_min"] <= r["decode_ms"] <= r["decode_ms_max"] for r in res["rows"])
+    # a tiny model's load peak is megabytes, not the parent process's memory (ru_maxrss is inherited by children)
+    assert all(r["load_peak_rss"] < 256 * 2**20 for r in res["rows"]), res["rows"]
+    out = capsys.readouterr().out
+    assert "decode ms/tok" in out and "spread ms" in out
+    assert "(target" not in out and res["summary"] == {}  # targets are for --full-size only
 
 
 def test_check_env_lists_every_declared_requirement():
