@@ -458,7 +458,9 @@ def main(cfg: TrainScriptConfig | None = None) -> dict:
           f"{len(val_ids):,} tokens, vocabulary {tokenizer.vocab_size}; model {model.num_parameters():,} parameters")
     trainer_cfg = TrainConfig(**{f.name: getattr(cfg, f.name) for f in fields(TrainConfig)})
     extra = {"model_config": asdict(model.config), "tokenizer": tokenizer.state_dict()}
-    results = train(model, train_ids, val_ids, trainer_cfg, extra_state=extra)
+    from common.progress import SlowStepHint
+    hint = SlowStepHint()  # one line if another program starves the training of CPU time (--threads)
+    results = train(model, train_ids, val_ids, trainer_cfg, extra_state=extra, callbacks=[hint.callback])
 
     model.eval()
     device = next(model.parameters()).device

@@ -98,3 +98,21 @@ def test_a_bug_still_shows_its_traceback(tmp_path):
     """)
     proc = run_script(["-c", code], tmp_path)
     assert proc.returncode != 0 and "Traceback" in proc.stderr
+
+
+def test_slow_step_hint(capsys):
+    """Long jobs print one line when other programs starve them of CPU (judged from CPU time vs wall time)."""
+    import time
+
+    from common.progress import SlowStepHint
+
+    hint = SlowStepHint(warmup=1, window=2)
+    for _ in range(5):
+        time.sleep(0.25)                         # a step that waits instead of computing: a starved process
+        hint.tick()
+    out = capsys.readouterr().out
+    assert out.count("[hint]") == 1 and ("--threads 1" in out or "Stop the other programs" in out), out
+    assert hint.judge(step_s=1.0, cpu_per_step_s=1.0 * min(__import__("torch").get_num_threads(),
+                                                           len(__import__("os").sched_getaffinity(0)))) is None
+    assert "idle machine" in SlowStepHint(expected_step_s=0.1).judge(step_s=1.0, cpu_per_step_s=100.0)
+    assert SlowStepHint().judge(step_s=0.05, cpu_per_step_s=0.0) is None   # fast steps never get a hint
