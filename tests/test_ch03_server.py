@@ -528,6 +528,27 @@ def test_a_row_that_cannot_be_sampled_fails_alone(server):
     assert good.finish_reason == "length" and len(good.output_ids) == 4
 
 
+def test_long_prompts_are_prefilled_in_chunks_with_the_same_answer(server, client):
+    """A prompt longer than prefill_chunk is prefilled a chunk per step (decode steps of others in between);
+    the greedy answer is the one of a one-piece prefill, also next to other requests."""
+    engine = server.engine
+    prompts = ["北京天气怎么样？" * 12, "你好" * 30, "hello"]
+
+    def greedy(p):
+        return chat(client, p, max_tokens=8, extra_body={"ignore_eos": True}).choices[0].message.content
+
+    whole = [greedy(p) for p in prompts]
+    old = engine.prefill_chunk
+    engine.prefill_chunk = 16
+    try:
+        prefills = engine.stats["prefills"]
+        chunked = _parallel(greedy, prompts)
+        assert [greedy(p) for p in prompts[:2]] == whole[:2]
+    finally:
+        engine.prefill_chunk = old
+    assert chunked == whole and engine.stats["prefills"] > prefills
+
+
 def test_embeddings_run_in_chunks_between_decode_steps(server):
     """A large embeddings request no longer holds the engine: a short chat that arrives after it is answered
     while the embeddings are still being computed (chunks interleave with decode steps)."""

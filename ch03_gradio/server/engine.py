@@ -4,8 +4,9 @@ One scheduler thread owns the model. Each loop iteration it
 
 1. admits waiting requests (up to ``max_batch_size`` running rows — a request that waited more than
    ``overflow_after`` seconds joins a full batch as an extra row, up to twice that — ``max_prefill_tokens`` per
-   admission; a queued job such as an embeddings chunk runs between steps, at most one every ``job_every``
-   decode steps while requests are decoding) and
+   admission; a prompt longer than ``prefill_chunk`` tokens is prefilled one chunk per step, so a 30k-token prompt
+   never stops the batch for long; a queued job such as an embeddings chunk runs between steps, at most one every
+   ``job_every`` decode steps while requests are decoding) and
    *prefills* them together — prompts padded on the left, an attention mask, a fresh KV cache — then samples
    their first token and merges their cache into the running batch (the shorter cache is padded on the left);
 2. runs one *decode* step for all running rows: the last token of every row, one forward pass, per-row sampling
@@ -63,6 +64,15 @@ class SamplingParams:
 
 
 _ids = itertools.count(1)
+
+
+@dataclass
+class _Partial:
+    """A long prompt being prefilled chunk by chunk: its own KV cache and how many prompt tokens it holds."""
+
+    seq: "Sequence"
+    cache: Any
+    done: int = 0
 
 
 class Sequence:
@@ -126,7 +136,7 @@ class BatchEngine:
     """Owns the model; ``submit`` sequences from any thread, read their snapshots as they grow."""
 
     def __init__(self, model, tokenizer, max_batch_size: int = 16, max_waiting: int = 256,
-                 max_prefill_tokens: int = 16384, max_context: int | None = None):
+                 max_prefill_tokens: int = 8192, max_context: int | None = None, prefill_chunk: int = 2048):
         self.model, self.tokenizer = model, tokenizer
         self.max_batch_size, self.max_waiting = max_batch_size, max_waiting
         # fairness: when long generations fill all max_batch_size slots, a request that has waited overflow_after
@@ -135,6 +145,10 @@ class BatchEngine:
         self.overflow_after, self.overflow_factor = 1.0, 2
         # while requests are decoding, a queued job (an embeddings chunk) runs only every job_every decode steps
         self.job_every, self._steps_since_job = 2, 0
+        # chunked prefill: a prompt longer than prefill_chunk tokens is prefilled prefill_chunk tokens per step
+        # (max_partial prompts at a time), with a decode step of the running batch between two chunks
+        self.prefill_chunk, self.max_partial = prefill_chunk, 4
+        self._partial: list[_Partial] = []
         self.max_prefill_tokens = max_prefill_tokens
         cfg = model.config
         self.max_context = max_context or getattr(cfg, "max_position_embeddings", None) or 8192
@@ -194,21 +208,22 @@ class BatchEngine:
         return fut
 
     def load(self) -> dict:
-        return {"running": len(self.rows), "waiting": len(self._waiting), **self.stats}
+        return {"running": len(self.rows), "waiting": len(self._waiting), "prefilling": len(self._partial),
+                **self.stats}
 
     # ------------------------------------------------------------------ scheduler loop
     def _loop(self) -> None:
         with torch.inference_mode():
             while True:
                 with self._cond:
-                    while not (self._waiting or self.rows or self._jobs or self._stopping):
+                    while not (self._waiting or self.rows or self._jobs or self._partial or self._stopping):
                         self._cond.wait()
                     if self._stopping:
                         break
                     # one job (an embedding chunk, a tool-name scoring) per step: a big embeddings request is
                     # split into chunks, so decode steps of running chats happen between its chunks
                     jobs = []
-                    if self._jobs and (not self.rows or self._steps_since_job >= self.job_every):
+                    if self._jobs and (not (self.rows or self._partial) or self._steps_since_job >= self.job_every):
                         jobs = [self._jobs.popleft()]
                         self._steps_since_job = 0
                     admit = self._take_waiting()
@@ -223,23 +238,27 @@ class BatchEngine:
                 try:
                     if admit:
                         self._prefill(admit)
+                    if self._partial:
+                        self._prefill_chunk_step()
                     if self.rows:
                         self._decode_step()
                 except Exception as exc:  # e.g. out of memory: fail these requests, keep serving
                     log.exception("generation step failed")
-                    for seq in admit + self.rows:
+                    for seq in admit + self.rows + [p.seq for p in self._partial]:
                         if not seq.finished:
                             seq.error = f"{type(exc).__name__}: {exc}"
                             self._finish(seq, "error")
                     self._reset_batch()
-        for seq in list(self._waiting) + self.rows:   # shutting down
+                    self._partial = []
+        for seq in list(self._waiting) + self.rows + [p.seq for p in self._partial]:   # shutting down
             if not seq.finished:
                 seq.error = "server shutting down"
                 self._finish(seq, "error")
 
     def _take_waiting(self) -> list[Sequence]:
         admit: list[Sequence] = []
-        free = self.overflow_factor * self.max_batch_size - len(self.rows)
+        busy = len(self.rows) + len(self._partial)
+        free = self.overflow_factor * self.max_batch_size - busy
         longest = 0
         now = time.perf_counter()
         while self._waiting and len(admit) < free:
@@ -248,8 +267,15 @@ class BatchEngine:
                 self._waiting.popleft()
                 self._finish(seq, "cancelled")
                 continue
-            if len(self.rows) + len(admit) >= self.max_batch_size and now - seq.arrival < self.overflow_after:
+            if busy + len(admit) >= self.max_batch_size and now - seq.arrival < self.overflow_after:
                 break   # the batch is full: wait a moment for a slot before joining as an extra row
+            if len(seq.prompt_ids) > self.prefill_chunk:   # a long prompt: prefilled chunk by chunk
+                if len(self._partial) >= self.max_partial:
+                    break
+                self._waiting.popleft()
+                self._partial.append(_Partial(seq, DynamicCache(config=self.model.config)))
+                free -= 1
+                continue
             longest2 = max(longest, len(seq.prompt_ids))
             if admit and longest2 * (len(admit) + 1) > self.max_prefill_tokens:
                 break
@@ -262,6 +288,9 @@ class BatchEngine:
         self.rows, self._cache, self._mask, self._next_pos, self._last = [], None, None, None, None
 
     def _drop_cancelled(self) -> None:
+        for p in [p for p in self._partial if p.seq.cancelled]:
+            self._partial.remove(p)
+            self._finish(p.seq, "cancelled")
         gone = [i for i, s in enumerate(self.rows) if s.cancelled]
         for i in gone:
             self._finish(self.rows[i], "cancelled")
@@ -340,6 +369,27 @@ class BatchEngine:
         next_pos = mask.sum(-1)[idx]
         last = torch.tensor(tokens, device=dev)[idx]
         self._merge(cache, mask[idx], next_pos, last, [seqs[i] for i in keep])
+        self.stats["max_batch_seen"] = max(self.stats["max_batch_seen"], len(self.rows))
+
+    def _prefill_chunk_step(self) -> None:
+        """The next ``prefill_chunk`` tokens of one long prompt (round robin); the finished prompt joins the batch."""
+        p = self._partial.pop(0)
+        seq, dev = p.seq, self.device
+        start, end = p.done, min(p.done + self.prefill_chunk, len(seq.prompt_ids))
+        ids = torch.tensor([seq.prompt_ids[start:end]], device=dev)
+        pos = torch.arange(start, end, device=dev)[None]
+        logits = self._forward(ids, torch.ones(1, end, dtype=torch.long, device=dev), pos, p.cache)
+        p.done = end
+        if end < len(seq.prompt_ids):
+            self._partial.append(p)
+            return
+        self.stats["prefills"] += 1
+        [token] = self._sample(logits, [seq])
+        if self._append(seq, token):
+            return
+        n = len(seq.prompt_ids)
+        self._merge(p.cache, torch.ones(1, n, dtype=torch.long, device=dev), torch.tensor([n], device=dev),
+                    torch.tensor([token], device=dev), [seq])
         self.stats["max_batch_seen"] = max(self.stats["max_batch_seen"], len(self.rows))
 
     def _decode_step(self) -> None:
