@@ -24,7 +24,7 @@ if __package__ in (None, ""):
 
 import gradio as gr  # noqa: E402  (light enough; the model is loaded in main)
 
-from ch03_gradio.gradio_basics.launching import LaunchConfig, launch  # noqa: E402
+from ch03_gradio.gradio_basics.launching import LaunchConfig, serve  # noqa: E402
 from ch03_gradio.server.chat_client import DEMO_TOOLS, ChatUIConfig, GenSettings, chat_turn, display_messages, \
     make_backend  # noqa: E402
 from common.cli import run  # noqa: E402
@@ -102,9 +102,7 @@ def build_demo(backend, cfg: Config) -> gr.Blocks:
 def main(cfg: Config) -> gr.Blocks:
     backend = make_backend(cfg)
     demo = build_demo(backend, cfg)
-    if cfg.launch:
-        launch(demo, cfg)
-    return demo
+    return serve(demo, cfg)   # starts the server unless --no-launch
 
 
 if __name__ == "__main__":

@@ -34,7 +34,8 @@ class Config(ModelArgs, GenerationArgs):
     dev_file: str = arg(str(DATA_DIR / "ch10" / "customer_service" / "dev.jsonl"),
                         "JSONL with the questions for --compare", group="LoRA")
     compare: int = arg(5, "before/after on this many dev questions (0: skip)", group="LoRA")
-    query: list[str] = arg([], "user messages of one multi-turn conversation (several: --query Q1 Q2)", group="LoRA")
+    query: list[str] = arg([], "user messages of one multi-turn conversation (--query Q1 --query Q2, or --query Q1 Q2)",
+                           group="LoRA", action="extend")
     interactive: bool = arg(False, "chat at a prompt (multi-turn)", group="LoRA")
     merge_to: str = arg("", "merge LoRA into the base weights and save the model here", group="LoRA")
     merge_format: str = arg("official", "official ChatGLM3 layout or transformers' native GLM save_pretrained",

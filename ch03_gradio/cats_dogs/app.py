@@ -23,7 +23,7 @@ import pandas as pd
 from ch03_gradio.cats_dogs.data import CLASSES, make_synthetic_dataset
 from ch03_gradio.cats_dogs.train import (TrainConfig, default_weights_path, format_event,
                                          iter_training, load_checkpoint, predict)
-from ch03_gradio.gradio_basics.launching import LaunchConfig, launch
+from ch03_gradio.gradio_basics.launching import LaunchConfig, serve
 from common.cli import run
 
 SYNTHETIC_WARNING = ("⚠️ **合成数据 SYNTHETIC data**: 训练用的是 `data.py` 画出来的卡通猫狗，模型认不出真实照片。"
@@ -148,9 +148,7 @@ def main(cfg: Config) -> gr.Blocks:
         stop.click(None, cancels=[train_event])
         go.click(predict_ui, inputs=image, outputs=[label, status])
         demo.load(holder.status, outputs=status)      # fresh status for every new browser tab
-    if cfg.launch:
-        launch(demo, cfg)
-    return demo
+    return serve(demo, cfg)   # starts the server unless --no-launch
 
 
 if __name__ == "__main__":

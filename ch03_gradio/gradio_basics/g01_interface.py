@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from ch03_gradio.gradio_basics.launching import LaunchConfig, launch
+from ch03_gradio.gradio_basics.launching import LaunchConfig, serve
 from common.cli import arg, run
 
 
@@ -61,9 +61,7 @@ def main(cfg: Config) -> gr.Blocks:
     )
     demo = gr.TabbedInterface([hello, multi], ["Hello", "多输入多输出"], title=cfg.title,
                               analytics_enabled=False)
-    if cfg.launch:
-        launch(demo, cfg)
-    return demo
+    return serve(demo, cfg)   # starts the server unless --no-launch
 
 
 if __name__ == "__main__":

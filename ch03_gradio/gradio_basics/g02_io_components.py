@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageFilter
 
-from ch03_gradio.gradio_basics.launching import LaunchConfig, launch
+from ch03_gradio.gradio_basics.launching import LaunchConfig, serve
 from common.cli import run
 
 FILTERS = ["sepia 怀旧", "invert 反色", "flip 左右翻转", "blur 模糊"]
@@ -97,9 +97,7 @@ def main(cfg: Config) -> gr.Blocks:
     )
     demo = gr.TabbedInterface([image_tab, form_tab], ["图像 Image", "表单 Form"],
                               title="3.1.2 输入与输出组件", analytics_enabled=False)
-    if cfg.launch:
-        launch(demo, cfg)
-    return demo
+    return serve(demo, cfg)   # starts the server unless --no-launch
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
-from ch03_gradio.gradio_basics.launching import LaunchConfig, launch
+from ch03_gradio.gradio_basics.launching import LaunchConfig, serve
 from common.cli import run
 from common.paths import output_dir
 
@@ -128,9 +128,7 @@ def main(cfg: Config) -> gr.Blocks:
     ]
     demo = gr.TabbedInterface(tabs, ["音频 Audio", "高亮 Highlight", "图库 Gallery", "表格 Table", "网页 HTML"],
                               title="3.1.4 多样化的输入和输出组件", analytics_enabled=False)
-    if cfg.launch:
-        launch(demo, cfg)
-    return demo
+    return serve(demo, cfg)   # starts the server unless --no-launch
 
 
 if __name__ == "__main__":

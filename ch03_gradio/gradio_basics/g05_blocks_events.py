@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from ch03_gradio.gradio_basics.launching import LaunchConfig, launch
+from ch03_gradio.gradio_basics.launching import LaunchConfig, serve
 from common.cli import arg, run
 
 
@@ -94,9 +94,7 @@ def main(cfg: Config) -> gr.Blocks:
 
         slow.click(lambda: "处理中 working…", outputs=status).then(slow_job, outputs=status)
         show.change(lambda v: gr.Textbox(visible=v), inputs=show, outputs=hidden)
-    if cfg.launch:
-        launch(demo, cfg)
-    return demo
+    return serve(demo, cfg)   # starts the server unless --no-launch
 
 
 if __name__ == "__main__":

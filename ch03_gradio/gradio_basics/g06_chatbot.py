@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from ch03_gradio.gradio_basics.launching import LaunchConfig, launch
+from ch03_gradio.gradio_basics.launching import LaunchConfig, serve
 from common.cli import arg, run
 
 
@@ -101,9 +101,7 @@ def main(cfg: Config) -> gr.Blocks:
 
             gr.ChatInterface(respond, examples=["你好", "gradio 6 的消息格式是什么?"],
                              analytics_enabled=False)
-    if cfg.launch:
-        launch(demo, cfg)
-    return demo
+    return serve(demo, cfg)   # starts the server unless --no-launch
 
 
 if __name__ == "__main__":

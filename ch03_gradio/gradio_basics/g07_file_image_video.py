@@ -20,7 +20,7 @@ import gradio as gr
 import pandas as pd
 from PIL import Image, ImageFilter, ImageOps
 
-from ch03_gradio.gradio_basics.launching import LaunchConfig, launch
+from ch03_gradio.gradio_basics.launching import LaunchConfig, serve
 from common.cli import run
 from ch03_gradio.gradio_basics.video_io import iter_frames, make_sample_video, probe
 from common.paths import output_dir
@@ -95,9 +95,7 @@ def main(cfg: Config) -> gr.Blocks:
             sample.click(lambda: str(make_sample_video(output_dir("ch03", "g07") / "sample.mp4", grey=False)),
                          outputs=video)
             video.change(video_summary, inputs=video, outputs=[meta, frames])
-    if cfg.launch:
-        launch(demo, cfg)
-    return demo
+    return serve(demo, cfg)   # starts the server unless --no-launch
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import gradio as gr
 import numpy as np
 import pandas as pd
 
-from ch03_gradio.gradio_basics.launching import LaunchConfig, launch
+from ch03_gradio.gradio_basics.launching import LaunchConfig, serve
 from common.cli import arg, run
 
 
@@ -82,9 +82,7 @@ def main(cfg: Config) -> gr.Blocks:
             start.click(lambda: gr.Timer(active=True), outputs=timer)
             stop.click(lambda: gr.Timer(active=False), outputs=timer)
             reset.click(lambda: (empty_table(), None), outputs=[data, live])
-    if cfg.launch:
-        launch(demo, cfg)
-    return demo
+    return serve(demo, cfg)   # starts the server unless --no-launch
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 ``g03_launch_options.py`` walks through these options one by one; every app in ``ch03_gradio`` inherits
 :class:`LaunchConfig` in its ``Config`` dataclass (``common.cli.run`` turns the fields into flags) and calls
-``launch(demo, cfg)`` in ``main``, so the flags read the same everywhere:
+``serve(demo, cfg)`` at the end of ``main``, so the flags read the same everywhere:
 
     --host 127.0.0.1   only this machine can connect (use 0.0.0.0 to serve your LAN / a cloud VM)
     --port 7860        fixed port; default: the first free port from 7860 (or $GRADIO_SERVER_PORT)
@@ -95,6 +95,13 @@ def launch(demo: gr.Blocks, cfg: LaunchConfig, block: bool = True, allowed_paths
     demo.queue(default_concurrency_limit=cfg.concurrency, max_size=cfg.max_queue)
     demo.launch(**launch_kwargs(cfg, block=block, allowed_paths=allowed_paths))
     return demo.local_url
+
+
+def serve(demo: gr.Blocks, cfg: LaunchConfig) -> gr.Blocks:
+    """The end of every app's ``main``: launch (blocking until Ctrl+C) unless ``--no-launch``; return the app."""
+    if cfg.launch:
+        launch(demo, cfg)
+    return demo
 
 
 def free_port(host: str = "127.0.0.1") -> int:

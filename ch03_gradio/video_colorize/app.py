@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import gradio as gr
 import numpy as np
 
-from ch03_gradio.gradio_basics.launching import LaunchConfig, launch
+from ch03_gradio.gradio_basics.launching import LaunchConfig, serve
 from ch03_gradio.video_colorize.colorize import ColorizerArgs, colorize_video
 from ch03_gradio.video_colorize.colorizers import PALETTES, Colorizer, PseudoColorizer, make_colorizer
 from ch03_gradio.gradio_basics.video_io import iter_frames, make_sample_video
@@ -94,9 +94,7 @@ def main(cfg: Config) -> gr.Blocks:
 
         run.click(on_click, inputs=[video_in, max_seconds, palette, strength],
                   outputs=[video_out, compare, summary])
-    if cfg.launch:
-        launch(demo, cfg)
-    return demo
+    return serve(demo, cfg)   # starts the server unless --no-launch
 
 
 if __name__ == "__main__":
