@@ -44,6 +44,10 @@ class ChatGLM3ServerError(UserError):
     """The OpenAI-compatible server could not be used (down, timeout, 4xx/5xx); the message names the URL."""
 
 
+class ContextLengthError(UserError, ValueError):
+    """The prompt does not fit into the in-process model's context (the server answers HTTP 400 instead)."""
+
+
 # ============================================================================================== the shared model
 _MODELS: dict[tuple, tuple[Any, Any]] = {}
 _MODELS_LOCK = threading.Lock()
@@ -218,7 +222,15 @@ class _InProcess:
         if forced:  # the assistant turn starts with "name\n": the model only writes the call's arguments
             ids = ids + tok.build_single_message("assistant", forced, "")[1:]
             prefix = forced + "\n"
+        if len(ids) >= self.context:
+            raise ContextLengthError(f"the prompt is {len(ids)} tokens but this model's context is {self.context}. "
+                                     "To fix: shorten the messages/documents or use a long-context model "
+                                     "(e.g. chatglm3-6b-32k)")
         return ids, tuple(names), prefix
+
+    @property
+    def context(self) -> int:
+        return int(getattr(getattr(self.model, "config", None), "max_position_embeddings", None) or 8192)
 
     def _gen(self, params: dict, prompt_len: int, stops: Sequence[str]) -> dict:
         import torch
@@ -228,8 +240,9 @@ class _InProcess:
 
         if params.get("seed") is not None:
             torch.manual_seed(params["seed"])
-        max_new = params.get("max_tokens")
-        gen = generation_kwargs(self.tokenizer, max_new_tokens=max_new, max_length=None if max_new else 8192,
+        room = self.context - prompt_len  # never generate past the model's context
+        max_new = min(params.get("max_tokens") or room, room)
+        gen = generation_kwargs(self.tokenizer, max_new_tokens=max_new, max_length=None,
                                 temperature=params.get("temperature", 0.8), top_p=params.get("top_p", 0.8),
                                 repetition_penalty=params.get("repetition_penalty", 1.0))
         if params.get("min_tokens"):
@@ -920,6 +933,6 @@ def demo_line(model: _ChatGLM3Params, what: str = "answers") -> str | None:
     return None
 
 
-__all__ = ["ChatGLM3LLM", "ChatGLM3ChatModel", "ChatGLM3Embeddings", "ChatGLM3ServerError",
+__all__ = ["ChatGLM3LLM", "ChatGLM3ChatModel", "ChatGLM3Embeddings", "ChatGLM3ServerError", "ContextLengthError",
            "chat_model_from_config", "llm_from_config", "embeddings_from_config", "shared_model_and_tokenizer",
            "tool_to_chatglm", "tool_to_openai", "normalize_base_url", "demo_line", "resolve_api_key"]

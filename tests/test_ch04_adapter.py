@@ -46,8 +46,9 @@ class ScriptedModel:
     """Writes ``reply`` (then a stop token) whatever the prompt, honouring streamer / stopping criteria /
     max_new_tokens exactly as ``model.generate`` does. Records the prompts it saw."""
 
-    def __init__(self, tokenizer, reply: str, end: str = "<|user|>"):
+    def __init__(self, tokenizer, reply: str, end: str = "<|user|>", max_context: int = 512):
         self.device = torch.device("cpu")
+        self.config = types.SimpleNamespace(max_position_embeddings=max_context)  # the demo model's seq_length
         self.tokenizer = tokenizer
         ids: list[int] = []
         for k, part in enumerate(reply.split("<|assistant|>")):
@@ -252,6 +253,15 @@ def test_one_shared_model_and_the_factory(demo):
     assert chat.uses_demo_model()
     served = chat_model_from_config(Cfg(base_url="http://127.0.0.1:8000", api_key="k"))
     assert served.base_url == "http://127.0.0.1:8000/v1" and not served.in_process
+
+
+def test_a_prompt_longer_than_the_context_is_a_clear_error(demo):
+    from common.langchain_chatglm3 import ContextLengthError
+    chat, model = scripted(demo, "好")
+    with pytest.raises(ContextLengthError, match="context is 512"):  # the demo model's seq_length
+        chat.invoke("很长的文字" * 200)
+    assert model.prompts == []  # refused before generating
+    assert chat.invoke("短", max_tokens=100_000).content == "好"  # max_tokens is clamped to the room left
 
 
 def test_bad_arguments_are_clear():
