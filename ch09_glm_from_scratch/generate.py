@@ -7,7 +7,7 @@ as in ``model.generate`` / ``common.chatglm3.chat``). With ``use_cache=True`` th
 and every later step feeds only the newest token plus the cached keys/values; the tokens are identical to
 re-running the whole sequence each step, only faster.
 
-Run (after train.py):  python ch09_glm_from_scratch/generate.py --prompt 床前明月光 春
+Run (after train.py):  python ch09_glm_from_scratch/generate.py --prompt 床前明月光， 春眠不觉晓，
 """
 from __future__ import annotations
 
@@ -117,7 +117,9 @@ def compare_kv_cache(model, input_ids: torch.Tensor, max_new_tokens: int) -> dic
 @dataclass
 class GenerateConfig:
     checkpoint: str = arg("", "checkpoint written by train.py (default: outputs/ch09/train/checkpoint.pt)")
-    prompt: list = arg(["床前明月光", "春", "白日"], "prompts, one generation each")
+    # 以逗号结尾的半句诗：语料里每首诗都以《题目》开头，只给"床前明月光"时小模型会把它当成题目，接一个"》"就结束
+    prompt: list = arg(["床前明月光，", "春眠不觉晓，", "大江东去，"], "prompts, one generation each (end a half line "
+                                                                "with '，' so the model continues the verse)")
     max_new_tokens: int = arg(64, "characters/tokens to generate per prompt")
     do_sample: bool = arg(True, "sample (False = greedy)")
     temperature: float = arg(0.8, "divide logits by this before sampling (lower = safer)")
@@ -135,6 +137,10 @@ def main(cfg: GenerateConfig | None = None) -> dict:
 
     cfg = cfg or GenerateConfig()
     model, tokenizer = load_trained(cfg.checkpoint or default_checkpoint(), device=cfg.device)
+    n_params = sum(p.numel() for p in model.parameters())
+    if n_params < 20_000_000:
+        print(f"[small model] {n_params / 1e6:.1f} M parameters trained for minutes: expect text with the corpus's "
+              "shape (a line of verse, a '-- 作者《题目》' signature), not good poems")
     generator = torch.Generator(device=cfg.device).manual_seed(cfg.seed)
     texts = []
     for prompt in cfg.prompt:
