@@ -476,3 +476,16 @@ class TestChatGLM3StandardIntegrationRealModel(_Integration):
     def chat_model_params(self):
         return {"model_path": os.environ.get("CHATGLM3_MODEL"), "quiet": True, "max_tokens": 100,
                 "temperature": 0, "device": "auto", "precision": "bf16"}
+
+
+@pytest.mark.cuda
+def test_adapter_on_cuda():
+    """The in-process path builds its tensors on the model's device (not verified on the CPU build machine)."""
+    from common.langchain_chatglm3 import ChatGLM3ChatModel, ChatGLM3Embeddings
+    chat = ChatGLM3ChatModel(model_path=DEMO, device="cuda", temperature=0, max_tokens=8, quiet=True)
+    assert chat.invoke("你好").content
+    merged = None
+    for ch in chat.bind_tools([get_weather]).stream("北京的天气怎么样？"):
+        merged = ch if merged is None else merged + ch
+    assert merged.tool_calls and merged.tool_calls[0]["name"] == "get_weather"
+    assert len(ChatGLM3Embeddings(model_path=DEMO, device="cuda", quiet=True).embed_query("你好")) == 256
