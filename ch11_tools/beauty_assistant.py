@@ -12,7 +12,8 @@ Answers come from tool results (``data/ch11`` via ``ch11_tools/beauty.py``), not
 is told so in a system message and every tool step is printed as it happens. ``--router``: ``off`` lets the model
 choose tools (real weights); ``on`` uses the keyword router for the first step and writes the answer from the
 tool result (the demo model never learned these tools); ``auto`` = ``on`` for the demo model, ``off`` otherwise.
-Questions the router does not recognise (``你好``) go to the model without tools.
+Questions the router does not recognise (``你好``) go to the model without tools. Without the router the questions
+form one conversation (each sees the earlier turns' history).
 """
 from __future__ import annotations
 
@@ -125,10 +126,13 @@ def main(cfg: Config) -> dict:
     assistant = BeautyAssistant(backend, router=router, max_steps=cfg.max_steps)
     print(f"tools: {assistant.registry.names()}  router: {'on' if router else 'off'}")
     results = []
+    history: list[dict] | None = None          # one conversation: each question sees the earlier turns
 
     def ask(q: str) -> None:
+        nonlocal history
         print(f"\n用户 user: {q}\n助手 assistant: ", end="")
-        result = print_events(assistant.stream(q))
+        result = print_events(assistant.stream(q, history))
+        history = None if router else result.history
         results.append(result.as_dict())
 
     for q in questions:

@@ -7,8 +7,8 @@
 
 Each tool step appears as a collapsible box in the chat while the assistant works: "🛠️ 调用工具 name" (pending
 while the call is written, then its JSON arguments), "📋 工具返回 name" (the observation), then the answer streams
-in. The side panel lists the catalogue's sample questions. Questions are answered one at a time (the model keeps no
-memory between questions here; the CLI shows multi-turn history).
+in. The side panel lists sample questions. The conversation's ChatGLM3 history is kept per browser session and
+sent with the next question (without the router); 清空 Clear starts a new one.
 """
 from __future__ import annotations
 
@@ -73,7 +73,8 @@ def build_demo(assistant, title_note: str = ""):
     with gr.Blocks(title="美妆助手 beauty assistant (11.3)", analytics_enabled=False) as demo:
         gr.Markdown("## 美妆助手 · beauty assistant (11.3)\n工具：" + "、".join(assistant.registry.names()) +
                     (f"\n\n{title_note}" if title_note else ""))
-        history = gr.State([])
+        history = gr.State([])       # what the chatbot shows
+        glm_history = gr.State(None)  # the ChatGLM3 history of the conversation (router off)
         with gr.Row():
             with gr.Column(scale=4):
                 chatbot = gr.Chatbot(label="对话 chat", height=560, elem_id="beauty-chatbot",
@@ -86,23 +87,34 @@ def build_demo(assistant, title_note: str = ""):
             with gr.Column(scale=2):
                 gr.Examples(examples=[[q] for q in SAMPLE_QUESTIONS], inputs=[box], label="示例问题 examples")
 
-        def respond(question: str, shown: list[dict]):
+        def respond(question: str, shown: list[dict], glm: list[dict] | None):
             question = (question or "").strip()
             if not question:
-                yield "", shown, shown
+                yield "", shown, shown, glm
                 return
             before = list(shown or [])
             msgs = before + [{"role": "user", "content": question}]
-            yield "", msgs, msgs
+            yield "", msgs, msgs, glm
+            final: list = []
+
+            def events():
+                for event in assistant.stream(question, glm):
+                    if event.final is not None:
+                        final.append(event.final)
+                    yield event
+
             try:
-                for msgs_now in event_messages(question, assistant.stream(question)):
+                for msgs_now in event_messages(question, events()):
                     msgs = before + msgs_now
-                    yield "", msgs, msgs
+                    yield "", msgs, msgs, glm
             except Exception as exc:  # show the problem in the page instead of a silent failure
                 raise gr.Error(f"{type(exc).__name__}: {exc}") from exc
+            new_glm = final[-1].history if final and not assistant.router else None
+            yield "", msgs, msgs, new_glm
 
-        gr.on([box.submit, send.click], respond, inputs=[box, history], outputs=[box, chatbot, history])
-        clear.click(lambda: ([], []), outputs=[chatbot, history])
+        gr.on([box.submit, send.click], respond, inputs=[box, history, glm_history],
+              outputs=[box, chatbot, history, glm_history])
+        clear.click(lambda: ([], [], None), outputs=[chatbot, history, glm_history])
     return demo
 
 

@@ -16,6 +16,8 @@ def slow_scripted_model():
     """The model calls search_products, then answers from the observation; it pauses so the page can be seen
     mid-way (the tool box is on the page before the answer exists)."""
     def reply(history, query, role):
+        if role == "user" and any(h["role"] == "observation" for h in history):   # a follow-up: history kept
+            return f"不客气！这是我们的第{sum(h['role'] == 'user' for h in history) + 1}个问题。"
         if role == "user":
             return ("search_products", {"category": "洁面", "skin_type": "油性", "max_price": 200, "limit": 2})
         time.sleep(1.5)
@@ -53,3 +55,6 @@ def test_beauty_page_shows_tool_steps_as_they_happen():
         expect(chat).to_contain_text(expected[0])
         page.wait_for_timeout(500)
         page.screenshot(path=str(artifact("ch11_beauty_web.png")), full_page=True)
+        box.fill("谢谢")
+        box.press("Enter")
+        expect(chat).to_contain_text("这是我们的第2个问题", timeout=60_000)   # the conversation's history was sent
