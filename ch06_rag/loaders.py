@@ -136,7 +136,7 @@ def html_to_text(html: str) -> str:
     parser = _HTMLText()
     parser.feed(html)
     parser.close()
-    lines = (" ".join(line.split()) for line in "".join(parser.parts).splitlines())
+    lines = (" ".join(line.split()).strip(" |") for line in "".join(parser.parts).splitlines())
     return "\n".join(line for line in lines if line)
 
 

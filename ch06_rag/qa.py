@@ -85,11 +85,34 @@ def answer_question(question: str, retriever, ask: Callable[[str], str], k: int 
     passages = _citations([h.doc for h in hits])
     if not hits or support < threshold:
         return QAResult(question, NO_ANSWER, passages, [], True, support)
-    prompt = qa_prompt(question, [h.doc.page_content for h in hits], [passage_label(h.doc) for h in hits],
-                       max_chars)
-    answer = ask(prompt).strip()
+    answer, prompt, shown = fit_and_ask(question, [h.doc for h in hits], ask, max_chars)
+    passages = passages[:shown]
     cited = [passages[n - 1] for n in parse_citations(answer, len(passages))]
-    return QAResult(question, answer, passages, cited, False, support, prompt)
+    return QAResult(question, answer.strip(), passages, cited, False, support, prompt)
+
+
+def _too_long(exc: Exception) -> bool:
+    return type(exc).__name__ == "ContextLengthError" or "context" in str(exc).lower() and "token" in str(exc).lower()
+
+
+def fit_and_ask(question: str, docs: Sequence, ask: Callable[[str], str], max_chars: int = 500,
+                min_chars: int = 80) -> tuple[str, str, int]:
+    """Ask with the numbered passages; if the prompt is longer than the model's context (the demo model has 512
+    tokens, ChatGLM3-6B 8k), cut every passage shorter, then drop the last passages, and ask again.
+    Returns (answer, prompt, number of passages shown)."""
+    n = len(docs)
+    while True:
+        prompt = qa_prompt(question, [d.page_content for d in docs[:n]], [passage_label(d) for d in docs[:n]],
+                           max_chars)
+        try:
+            return ask(prompt), prompt, n
+        except Exception as exc:  # noqa: BLE001 — only the "prompt too long" error is retried
+            if not _too_long(exc) or (n <= 1 and max_chars <= min_chars):
+                raise
+        if max_chars > min_chars:
+            max_chars = max(min_chars, max_chars // 2)
+        else:
+            n -= 1
 
 
 # ============================================================================================ LangChain
@@ -103,22 +126,20 @@ def langchain_qa_chain(lc_retriever, llm, support: Callable[[str, list], float] 
     from langchain_core.prompts import PromptTemplate
     from langchain_core.runnables import RunnableBranch, RunnableLambda, RunnableParallel, RunnablePassthrough
 
-    prompt = PromptTemplate.from_template("{text}")
+    model = PromptTemplate.from_template("{text}") | llm | StrOutputParser()
 
-    def render(inputs: dict) -> dict:
-        docs = inputs["context"]
-        return {"text": qa_prompt(inputs["question"], [d.page_content for d in docs],
-                                  [passage_label(d) for d in docs], max_chars)}
-
-    generate = RunnableLambda(render) | prompt | llm | StrOutputParser()
+    def generate(inputs: dict) -> dict:
+        answer, _, shown = fit_and_ask(inputs["question"], inputs["context"],
+                                       lambda text: model.invoke({"text": text}), max_chars)
+        return {"answer": answer, "shown": shown}
 
     def finish(inputs: dict) -> dict:
-        docs = inputs["context"]
-        answer = inputs["answer"]
+        docs = inputs["context"][: inputs["generated"]["shown"]]
+        answer = inputs["generated"]["answer"]
         cited = [_citations(docs)[n - 1] for n in parse_citations(answer, len(docs))]
         return {"answer": answer, "context": docs, "cited": cited}
 
-    answered = RunnablePassthrough.assign(answer=generate) | RunnableLambda(finish)
+    answered = RunnablePassthrough.assign(generated=RunnableLambda(generate)) | RunnableLambda(finish)
     refuse = RunnableLambda(lambda inputs: {"answer": NO_ANSWER, "context": inputs["context"], "cited": []})
     body = answered
     if support is not None:

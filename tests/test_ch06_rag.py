@@ -275,6 +275,25 @@ def test_answer_cites_file_and_page(report_corpus):
     assert "[1]" in model.prompts[0] and "问题：海翔药业的法定代表人是谁？" in model.prompts[0]
 
 
+def test_prompt_is_shortened_to_fit_the_model_context(report_corpus):
+    from ch06_rag.qa import answer_question
+    from ch06_rag.retrieve import BM25Retriever
+
+    class ContextLengthError(ValueError):
+        pass
+
+    prompts = []
+
+    def small_model(prompt):             # like the demo model: a 512-token context
+        prompts.append(prompt)
+        if len(prompt) > 700:
+            raise ContextLengthError("the prompt is 1077 tokens but this model's context is 512")
+        return "杨思卫 [1]"
+
+    r = answer_question("海翔药业的法定代表人是谁？", BM25Retriever(report_corpus), small_model, k=4)
+    assert len(prompts) > 1 and len(prompts[-1]) <= 700 and r.cited and r.cited[0].n == 1
+
+
 def test_documents_do_not_say_without_asking_the_model(report_corpus):
     from ch06_rag.prompts import NO_ANSWER
     from ch06_rag.qa import answer_question
