@@ -34,7 +34,7 @@ from .resolve import demo_notice, resolve_model_path
 from .tokenizer import ChatGLM3Tokenizer, load_chatglm3_tokenizer
 from .toolcall import ToolCallError, parse_tool_call
 
-from .cli import DEVICES, PRECISIONS  # one definition (cli.py must not import torch for --help)
+from .choices import DEVICES, PRECISIONS  # one definition, shared with common.cli (no torch there)
 _log = logging.getLogger("chatglm3")
 FLOAT_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}  # --precision -> dtype
 

@@ -25,9 +25,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Callable
 
-# 这些常量与 common.chatglm3 保持一致；这里不导入 chatglm3，免得 --help 也要先导入 torch/transformers
-PRECISIONS = ("fp32", "bf16", "fp16", "int8", "int4", "nf4")
-DEVICES = ("auto", "cpu", "cuda", "mps")
+from .choices import DEVICES, PRECISIONS  # noqa: F401  (re-exported: scripts import them from common.cli)
 
 
 class UserError(Exception):
