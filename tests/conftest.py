@@ -47,3 +47,15 @@ def tiny_tokenizer(tiny_ckpt):
 def tiny_model(tiny_ckpt):
     from common.chatglm3 import load_model
     return load_model(tiny_ckpt)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """torch on one CPU thread for a test module (``pytestmark = pytest.mark.usefixtures("one_torch_thread")``):
+    the demo model is tiny, so one thread is as fast on an idle machine and several times faster on a busy one
+    (two threads fighting other processes for two cores spin). Restored afterwards."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

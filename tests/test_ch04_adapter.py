@@ -24,15 +24,7 @@ from common.paths import DEMO_MODEL_DIR
 
 DEMO = str(DEMO_MODEL_DIR)
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """The demo model is tiny: on a busy 2-core machine one thread is several times faster than two."""
-    import torch
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")
