@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Iterator
 
+from common.cli import GenerationArgs, ModelArgs, arg, redefault
 from common.demo_tools import call_demo_tool
 from common.openai_protocol import messages_to_history, tools_to_chatglm
 from common.prompts import example_tools
@@ -45,39 +46,17 @@ class ChatUpdate:
 
 
 @dataclass
-class ChatUIConfig:
-    """Options both web demos share (gradio adds its launch options)."""
+class ChatUIConfig(ModelArgs, GenerationArgs):
+    """Options both web demos share (gradio adds its launch options): the model flags, generation defaults, and
+    where the model lives (in this process, or behind ``--api-base``)."""
 
-    model: str | None = None
-    precision: str = "fp32"
-    device: str = "cpu"
-    threads: int = 0
-    api_base: str | None = None
-    api_key: str | None = None
-    api_model: str | None = None
-    max_new_tokens: int = 512
-    temperature: float = 0.8
-    top_p: float = 0.8
-    repetition_penalty: float = 1.0
-    seed: int | None = None
-    system: str = ""
-    tools: bool = False
-
-
-def add_chat_ui_args(parser) -> None:
-    """The web demos' flags: model, generation defaults, and where the model lives (here or ``--api-base``)."""
-    from common.cli import add_generation_args, add_model_args
-
-    add_model_args(parser)
-    add_generation_args(parser, max_new_tokens=ChatUIConfig.max_new_tokens)
-    g = parser.add_argument_group("chat")
-    g.add_argument("--api-base", default=None,
-                   help="OpenAI-compatible server to use instead of loading the model here, e.g. "
-                        "http://127.0.0.1:8000 (openai_api.py) or a vLLM server")
-    g.add_argument("--api-key", default=None, help="API key for --api-base")
-    g.add_argument("--api-model", default=None, help="model id at --api-base (default: the first it serves)")
-    g.add_argument("--system", default="", help="initial system prompt")
-    g.add_argument("--tools", action="store_true", help="start with the example tools enabled")
+    max_new_tokens: int = redefault(GenerationArgs, "max_new_tokens", 512)
+    api_base: str | None = arg(None, "OpenAI-compatible server to use instead of loading the model here, e.g. "
+                                     "http://127.0.0.1:8000 (openai_api.py) or a vLLM server", group="chat")
+    api_key: str | None = arg(None, "API key for --api-base", group="chat")
+    api_model: str | None = arg(None, "model id at --api-base (default: the first it serves)", group="chat")
+    system: str = arg("", "initial system prompt", group="chat")
+    tools: bool = arg(False, "start with the example tools enabled", group="chat")
 
 
 def make_backend(cfg: ChatUIConfig):
