@@ -93,7 +93,14 @@ def launch(demo: gr.Blocks, cfg: LaunchConfig, block: bool = True, allowed_paths
         print(f"[warn] listening on {cfg.host} without --auth: anyone who can reach this port can use the app")
     # The queue turns every request into a job: progress bars, streaming generators and concurrency limits need it.
     demo.queue(default_concurrency_limit=cfg.concurrency, max_size=cfg.max_queue)
-    demo.launch(**launch_kwargs(cfg, block=block, allowed_paths=allowed_paths))
+    # quiet=True: gradio's own banner says "set `share=True` in `launch()`"; our flag is --share, so we print our own
+    demo.launch(**{**launch_kwargs(cfg, block=False, allowed_paths=allowed_paths), "quiet": True})
+    print(f"* Running on local URL:  {demo.local_url}", flush=True)
+    print(f"* Public URL: {demo.share_url}" if demo.share_url else
+          "* No public link (add --share for a temporary *.gradio.live link; needs internet)", flush=True)
+    if block:
+        print("* Press Ctrl+C to stop", flush=True)
+        demo.block_thread()
     return demo.local_url
 
 
@@ -101,6 +108,11 @@ def serve(demo: gr.Blocks, cfg: LaunchConfig) -> gr.Blocks:
     """The end of every app's ``main``: launch (blocking until Ctrl+C) unless ``--no-launch``; return the app."""
     if cfg.launch:
         launch(demo, cfg)
+    else:
+        title = getattr(demo, "title", "") or type(demo).__name__
+        print(f"built the app '{title}' ({len(demo.blocks)} components); not started because of --no-launch. "
+              f"Leave out --no-launch to serve it on http://{cfg.host}:{cfg.port or 7860}"
+              + ("" if cfg.port else " (or the next free port)"))
     return demo
 
 
