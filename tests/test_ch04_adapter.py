@@ -405,6 +405,40 @@ class TestChatGLM3StandardUnit(ChatModelUnitTests):
     # init_from_env_params stays unset: the key is read from $CHATGLM3_API_KEY when a request is sent, not at init.
 
 
+def async_suite(cls):
+    """langchain-tests' async tests need pytest-asyncio's mark; put on the whole class it also lands on the sync
+    tests, which pytest-asyncio only warns about (harmless): that warning is silenced here."""
+    quiet = pytest.mark.filterwarnings("ignore:.*marked with '@pytest.mark.asyncio' but it is not an async function")
+    return pytest.mark.asyncio(quiet(cls))
+
+
+from langchain_tests.integration_tests import EmbeddingsIntegrationTests  # noqa: E402
+from langchain_tests.unit_tests import EmbeddingsUnitTests  # noqa: E402
+
+from common.langchain_chatglm3 import ChatGLM3Embeddings  # noqa: E402
+
+
+class TestChatGLM3EmbeddingsStandardUnit(EmbeddingsUnitTests):
+    @property
+    def embeddings_class(self):
+        return ChatGLM3Embeddings
+
+    @property
+    def embedding_model_params(self):
+        return {"model_path": DEMO, "quiet": True}
+
+
+@async_suite
+class TestChatGLM3EmbeddingsStandardIntegration(EmbeddingsIntegrationTests):
+    @property
+    def embeddings_class(self):
+        return ChatGLM3Embeddings
+
+    @property
+    def embedding_model_params(self):
+        return {"model_path": DEMO, "quiet": True}
+
+
 # What the 7M-parameter demo model cannot do: call a tool it never saw with sensible arguments (it was trained on
 # get_weather/track-style tools only), or fill an arbitrary schema. The adapter side of these features is tested
 # above with a scripted model; with real weights (CHATGLM3_MODEL) the class below runs all of them.
@@ -450,7 +484,7 @@ class _Integration(ChatModelIntegrationTests):
         return True
 
 
-@pytest.mark.asyncio
+@async_suite
 class TestChatGLM3StandardIntegration(_Integration):
     pass
 
@@ -460,7 +494,7 @@ for _name, _why in _DEMO_CANNOT.items():
 
 
 @pytest.mark.real_model
-@pytest.mark.asyncio
+@async_suite
 class TestChatGLM3StandardIntegrationRealModel(_Integration):
     """The whole suite, nothing skipped, on the real ChatGLM3-6B (CHATGLM3_MODEL)."""
 
