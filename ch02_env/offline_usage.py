@@ -70,9 +70,15 @@ def inspect_folder(path: Path) -> dict:
 
 def main(cfg: Config) -> dict:
     found = cached_models()
-    print(f"ChatGLM models in local caches: {len(found)}")
+    searched = [f"{c}{'' if c.is_dir() else ' (not there)'}"
+                for c in dict.fromkeys(hf_cache_dirs() + modelscope_cache_dirs()[-1:])]
+    print(f"ChatGLM models in local caches: {len(found)} (searched {'; '.join(searched)}; HF_HOME, HF_HUB_CACHE "
+          "and MODELSCOPE_CACHE move these folders)")
     for source, p in found:
         print(f"  [{source}] {p}")
+    if not found:
+        print("  none yet: download once, e.g. `hf download THUDM/chatglm3-6b` (into the Hugging Face cache) or "
+              "`hf download THUDM/chatglm3-6b --local-dir models/chatglm3-6b` and pass --model models/chatglm3-6b")
     if cfg.list:
         return {"cached": found}
     path = resolve_model_path(cfg.model)
