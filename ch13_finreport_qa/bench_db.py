@@ -208,8 +208,10 @@ def main(cfg: Config) -> dict:
         if cfg.llm_limit > 0:
             scores.update(score_llm_solutions(cfg, qa_db, questions))
         for sol, r in scores.items():
+            errors = sum(str(x["answer"]).startswith("error:") for x in r["records"])
             rows.append((f"solution {sol}: score (0-100)", f"{r['final']:.1f}",
-                         f"{r['n']} questions, {r['seconds'] / max(r['n'], 1):.2f} s/question"))
+                         f"{r['n']} questions, {r['seconds'] / max(r['n'], 1):.2f} s/question"
+                         + (f", {errors} ended in an error (see the answers)" if errors else "")))
         results["scores"] = scores
     load = f", load average {os.getloadavg()[0]:.1f} at the end" if hasattr(os, "getloadavg") else ""
     print(f"{os.cpu_count()} CPUs{load}")

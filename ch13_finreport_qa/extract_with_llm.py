@@ -238,18 +238,32 @@ def _display_path(path: Path) -> Path:
 
 
 def make_reply_fn(cfg: Config):
-    """The model as a prompt -> text function: a fixed ``--answer``, else chapter 12's ``make_llm`` (the server at
-    --base-url, or the model in-process; the demo model by default). Prints the one demo-model line."""
+    """The model as a prompt -> text function: a fixed ``--answer``; the server at --base-url through chapter 12's
+    ``make_llm``; else the model in-process, called exactly like ``make_llm`` does (``common.chatglm3.chat``, at
+    most 64 new tokens) but loaded quietly, so the demo model is announced by this script's one line."""
     if cfg.answer:
         print(f"[typed answer] no model: every field gets the reply {cfg.answer!r}")
         return lambda prompt: cfg.answer
-    from ch12_finreport_extract.extract_report import make_llm
+    if cfg.base_url:
+        from ch12_finreport_extract.extract_report import make_llm
+        return make_llm(cfg)
+    import json
+
+    from common.chatglm3 import chat
+    from common.cli import model_from_args, sampling_kwargs
     from common.resolve import is_demo_model, resolve_model_path
 
-    if not cfg.base_url and is_demo_model(resolve_model_path(cfg.model)):
-        print("[demo model] its answers are stand-ins (a 7M-parameter model cannot read a report), so expect every "
-              "answer to be REJECTED by the check; --model/--base-url for ChatGLM3-6B, or --answer to type one.")
-    return make_llm(cfg)
+    if is_demo_model(resolve_model_path(cfg.model)):
+        print("[demo model] its answers are stand-ins (a 7M-parameter model cannot read a report; prompts past its "
+              "512-token context are slow): expect every answer to be REJECTED; --model/--base-url for ChatGLM3-6B, "
+              "or --answer to type one.")
+    model, tok = model_from_args(cfg, quiet=True)
+    gen = {**sampling_kwargs(cfg), "max_new_tokens": min(cfg.max_new_tokens, 64)}
+
+    def local(prompt: str) -> str:
+        reply, _ = chat(model, tok, prompt, **gen)
+        return reply if isinstance(reply, str) else json.dumps(reply, ensure_ascii=False)
+    return local
 
 
 def main(cfg: Config, llm: Callable[[str], str] | None = None) -> dict:
