@@ -42,11 +42,12 @@ SCHEMA = """CREATE TABLE IF NOT EXISTS reverse_questions (
 
 
 def parse_questions(reply: str, limit: int = 5) -> list[str]:
-    """Questions from a model reply: one per line, numbering/bullets removed, duplicates and fragments dropped."""
+    """Questions from a model reply: one per line, numbering/bullets removed; only lines ending in ？/? count,
+    duplicates dropped."""
     out: list[str] = []
     for line in reply.splitlines():
         line = re.sub(r"^\s*(?:[-*•]|\d+[.、)）]|[（(]\d+[)）]|问题\d*[:：]|Q\d*[:：])\s*", "", line).strip()
-        if 4 <= len(line) <= 120 and line not in out:
+        if 4 <= len(line) <= 120 and line.endswith(("？", "?")) and line not in out:   # a question, not a fragment
             out.append(line)
         if len(out) >= limit:
             break
