@@ -153,7 +153,7 @@ def main(cfg: Config | None = None) -> dict:
             print("ChatGLM3+LoRA:", json.dumps(response, ensure_ascii=False) if isinstance(response, dict) else response)
     if cfg.merge_to:
         results["merge"] = merge_and_save(model, tok, cfg.merge_to, cfg.merge_format)
-    print(f"done: adapter {adapter}" + (f", merged into {cfg['merge_to']}" if cfg.merge_to else ""))
+    print(f"done: adapter {adapter}" + (f", merged into {cfg.merge_to}" if cfg.merge_to else ""))
     return results
 
 
