@@ -137,3 +137,10 @@ def test_bench_main_on_a_tiny_set(tmp_path, monkeypatch, capsys):
 def test_bench_rejects_bad_flags():
     with pytest.raises(UserError):
         bench_db.main(bench_db.Config(copies=0, ray=False, llm_limit=0))
+
+
+@pytest.mark.real_model
+def test_real_model_reads_the_legal_representative():
+    """ChatGLM3-6B (CHATGLM3_MODEL) answers 法定代表人 from the 公司信息 passage, and the check keeps it."""
+    out = extract_with_llm.main(extract_with_llm.Config(fields=["法定代表人"], explain=False))
+    assert out["kept"] == ["法定代表人"] and out["steps"][0]["value"] == "杨思卫"
