@@ -109,7 +109,7 @@ def main(cfg: Config) -> dict:
         from common.paths import output_dir
 
         t0 = time.perf_counter()
-        dense = DenseRetriever(corpus, embeddings_from_config(cfg, max_tokens=cfg.embed_max_tokens),
+        dense = DenseRetriever(corpus, embeddings_from_config(cfg, max_tokens=cfg.embed_max_tokens, quiet=True),
                                cache_dir=output_dir("ch06", "embeddings"),
                                cache_key=f"{cfg.base_url or cfg.model or 'demo'}|{cfg.embed_max_tokens}")
         results["embed_s"] = time.perf_counter() - t0

@@ -49,7 +49,7 @@ def build_retriever(cfg, corpus):
     from common.langchain_chatglm3 import embeddings_from_config
     from common.paths import output_dir
 
-    emb = embeddings_from_config(cfg, max_tokens=cfg.embed_max_tokens)
+    emb = embeddings_from_config(cfg, max_tokens=cfg.embed_max_tokens, quiet=True)
     dense = DenseRetriever(corpus, emb, cache_dir=output_dir("ch06", "embeddings"),
                            cache_key=f"{cfg.base_url or cfg.model or 'demo'}|{cfg.embed_max_tokens}")
     return dense if cfg.retriever == "dense" else HybridRetriever([bm25, dense])

@@ -57,9 +57,11 @@ def main(cfg: Config) -> dict:
         else:
             from common.langchain_chatglm3 import embeddings_from_config
 
-            emb = embeddings_from_config(cfg, max_tokens=cfg.embed_max_tokens)
+            emb = embeddings_from_config(cfg, max_tokens=cfg.embed_max_tokens, quiet=True)
             key = f"{cfg.base_url or cfg.model or 'demo'}|{cfg.embed_max_tokens}"
-            if emb.uses_demo_model() if hasattr(emb, "uses_demo_model") else (not cfg.model and not cfg.base_url):
+            from common.resolve import is_demo_model, resolve_model_path
+
+            if not cfg.base_url and is_demo_model(resolve_model_path(cfg.model)):
                 print("[demo model] dense vectors come from the 7M-parameter demo model: expect poor dense "
                       "retrieval; pass --st-model or --model for real embeddings.")
         retrievers["dense"] = DenseRetriever(corpus, emb, cache_dir=output_dir("ch06", "embeddings"), cache_key=key)
