@@ -45,6 +45,21 @@ class _DropMessages(logging.Filter):
         return not str(record.msg).startswith(self.starts)
 
 
+_shown_by = None  # the showwarning function that was in place before quiet_third_party()
+
+
+def _is_noise(message, category) -> bool:
+    if issubclass(category, (FutureWarning, DeprecationWarning)):
+        return True
+    text = str(message)
+    return any(issubclass(category, cat) and re.match(pattern, text) for pattern, cat in WARNING_NOISE)
+
+
+def _showwarning(message, category, filename, lineno, file=None, line=None):
+    if not _is_noise(message, category):
+        _shown_by(message, category, filename, lineno, file, line)
+
+
 def quiet_third_party() -> None:
     """Filter known harmless third-party warnings and log lines (idempotent)."""
     global _done
@@ -62,6 +77,13 @@ def quiet_third_party() -> None:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     for pattern, category in WARNING_NOISE:
         warnings.filterwarnings("ignore", message=pattern, category=category)
+    # some libraries re-enable their own warnings when imported (langchain_core turns LangChainDeprecationWarning, a
+    # DeprecationWarning, back on with a filter placed before ours), so the same rules also apply where a warning is
+    # finally shown
+    global _shown_by
+    if _shown_by is None:
+        _shown_by = warnings.showwarning
+        warnings.showwarning = _showwarning
     for name, starts in LOG_NOISE.items():
         logging.getLogger(name).addFilter(_DropMessages(starts))
     # transformers' own advisory/info logging (generation flags, "Setting pad_token_id ...")
