@@ -16,35 +16,23 @@ from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common.cli import GenerationArgs, ModelArgs, ServerArgs, UserError, arg, redefault, run
-from ch05_chains.prompts import STORY_EXTRAS, STORY_TITLE
+from common.cli import GenerationArgs, ModelArgs, ServerArgs, arg, run
+from ch05_chains.prompts import STORY_EXTRAS
+from ch05_chains.story import StoryArgs
 
 
 @dataclass
-class Config(ModelArgs, GenerationArgs, ServerArgs):
-    title: str = arg(STORY_TITLE, "the play's title")
+class Config(StoryArgs, ModelArgs, GenerationArgs, ServerArgs):
     era: str = arg(STORY_EXTRAS["era"], "when the story takes place (synopsis step)")
     audience: str = arg(STORY_EXTRAS["audience"], "who the review and the post are written for")
     platform: str = arg(STORY_EXTRAS["platform"], "where the post will appear (post step)")
-    max_new_tokens: int = redefault(GenerationArgs, "max_new_tokens", 96)
-    temperature: float = arg(0.0, "sampling temperature; 0 = greedy, so classic and LCEL give the same texts",
-                             group="generation")
 
 
 def main(cfg: Config) -> dict:
-    inputs = {"title": cfg.title, "era": cfg.era, "audience": cfg.audience, "platform": cfg.platform}
-    empty = [k for k, v in inputs.items() if not v.strip()]
-    if empty:
-        raise UserError(f"--{empty[0]} is empty. To fix: give every one of --title --era --audience --platform")
-    from ch05_chains import story
-    from ch05_chains.models import make_llm, print_stand_in
+    from ch05_chains.story import run_story
 
-    llm = make_llm(cfg)
-    print_stand_in(llm)
-    print("inputs: " + ", ".join(f"{k}={v}" for k, v in inputs.items()))
-    result = story.run_pair(story.classic_named(llm, extra=True), story.lcel_named(llm, extra=True), inputs)
-    story.print_pair(result)
-    return result
+    return run_story(cfg, "extra", {"title": cfg.title, "era": cfg.era, "audience": cfg.audience,
+                                    "platform": cfg.platform})
 
 
 if __name__ == "__main__":

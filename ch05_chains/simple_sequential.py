@@ -16,30 +16,19 @@ from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common.cli import GenerationArgs, ModelArgs, ServerArgs, UserError, arg, redefault, run
-from ch05_chains.prompts import STORY_TITLE
+from common.cli import GenerationArgs, ModelArgs, ServerArgs, run
+from ch05_chains.story import StoryArgs
 
 
 @dataclass
-class Config(ModelArgs, GenerationArgs, ServerArgs):
-    title: str = arg(STORY_TITLE, "the play's title")
-    max_new_tokens: int = redefault(GenerationArgs, "max_new_tokens", 96)
-    temperature: float = arg(0.0, "sampling temperature; 0 = greedy, so classic and LCEL give the same texts",
-                             group="generation")
+class Config(StoryArgs, ModelArgs, GenerationArgs, ServerArgs):
+    """--title plus the shared model/generation/server flags (greedy by default)."""
 
 
 def main(cfg: Config) -> dict:
-    if not cfg.title.strip():
-        raise UserError("--title is empty. To fix: --title 日落海滩上的悲剧")
-    from ch05_chains import story
-    from ch05_chains.models import make_llm, print_stand_in
+    from ch05_chains.story import run_story
 
-    llm = make_llm(cfg)
-    print_stand_in(llm)
-    print(f"title: {cfg.title}  (SimpleSequentialChain returns only the last step: the review)")
-    result = story.run_pair(story.classic_simple(llm), story.lcel_simple(llm), cfg.title)
-    story.print_pair(result)
-    return result
+    return run_story(cfg, "simple", {"title": cfg.title})
 
 
 if __name__ == "__main__":

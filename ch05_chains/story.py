@@ -6,7 +6,21 @@ model in the tests) the classic chain and the LCEL chain return the same texts.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+
+from common.cli import GenerationArgs, UserError, arg, redefault
+from ch05_chains.prompts import STORY_TITLE
+
+@dataclass
+class StoryArgs:
+    """The flags the three 5.5 scripts share (put first in a Config's bases so its defaults win)."""
+
+    title: str = arg(STORY_TITLE, "the play's title")
+    max_new_tokens: int = redefault(GenerationArgs, "max_new_tokens", 96)
+    temperature: float = arg(0.0, "sampling temperature; 0 = greedy, so classic and LCEL give the same texts",
+                             group="generation")
+
 
 # (output key, prompt text) in the order the steps run
 SIMPLE_STEPS = ("synopsis", "review")
@@ -98,3 +112,24 @@ def print_pair(result: dict) -> None:
             for key, text in value.items():
                 print(f"  [{key}] " + text.strip().replace("\n", "\n    "))
     print(f"classic and LCEL outputs identical: {result['same']}")
+
+
+def run_story(cfg: Any, kind: str, inputs: dict[str, str]) -> dict:
+    """What each 5.5 script does: check the inputs, build the model, run the classic and the LCEL chain, print."""
+    empty = [k for k, v in inputs.items() if not v.strip()]
+    if empty:
+        raise UserError(f"--{empty[0]} is empty. To fix: e.g. --title {STORY_TITLE}")
+    from ch05_chains.models import make_llm, print_stand_in
+
+    llm = make_llm(cfg)
+    print_stand_in(llm)
+    print("inputs: " + ", ".join(f"{k}={v}" for k, v in inputs.items())
+          + ("  (SimpleSequentialChain returns only the last step: the review)" if kind == "simple"
+             else f"  (outputs: {', '.join(NAMED_STEPS)})"))
+    if kind == "simple":
+        result = run_pair(classic_simple(llm), lcel_simple(llm), inputs["title"])
+    else:
+        extra = kind == "extra"
+        result = run_pair(classic_named(llm, extra), lcel_named(llm, extra), inputs)
+    print_pair(result)
+    return result

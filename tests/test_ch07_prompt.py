@@ -311,15 +311,13 @@ def test_few_shot_and_partial_templates():
 
 
 # ============================================================================================ demo model wiring
-def test_scripts_run_on_the_demo_model(server, capsys, monkeypatch):
+def test_scripts_run_on_the_demo_model(capsys, monkeypatch):
     monkeypatch.delenv("CHATGLM3_MODEL", raising=False)
     monkeypatch.delenv("MODEL_PATH", raising=False)
     from ch07_prompt import input_formats, parse_rate, web_qa
 
-    out = web_qa.main(web_qa.Config(backend="searxng", search_url=server, k=2, max_new_tokens=4))
-    assert len(out["sources"]) == 2 and isinstance(out["answer"], str)
     out = web_qa.main(web_qa.Config(max_new_tokens=4))          # offline default
-    assert out["sources"] and out["sources"][0]["url"].startswith("local:")
+    assert out["sources"] and out["sources"][0]["url"].startswith("local:") and isinstance(out["answer"], str)
     out = input_formats.main(input_formats.Config(max_new_tokens=4))
     assert out["same_tokens"] and set(out["answers"]) == {"string", "messages", "template"}
     out = parse_rate.main(parse_rate.Config(limit=2, max_new_tokens=8, fix=False))
