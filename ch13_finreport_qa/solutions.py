@@ -202,7 +202,15 @@ class FinReportQA:
             passage = hits[0].doc.page_content.replace("\n", "")[:300]
             return {"answer": f"{q.company.short_name}{year}年年报第{hits[0].page}页：{passage}",
                     "pages": [hits[0].page]}
-        result = answer_question(text, retriever, self.llm, k=3, threshold=0.3)
+        from common.cli import UserError
+
+        try:
+            result = answer_question(text, retriever, self.llm, k=3, threshold=0.3)
+        except UserError as err:  # prompt too long for the model, server error: fall back to the passage itself
+            hits = retriever.search(text, 1)
+            passage = hits[0].doc.page_content.replace("\n", "")[:300] if hits else ""
+            return {"answer": f"{q.company.short_name}{year}年年报第{hits[0].page if hits else '?'}页：{passage}",
+                    "note": f"the model could not answer ({err}); showing the best passage"}
         return {"answer": result.answer, "pages": [c.page for c in result.cited or result.passages]}
 
     # ------------------------------------------------------------------ solution 2: NL -> SQL
@@ -210,9 +218,14 @@ class FinReportQA:
         from ch13_finreport_qa.prompts import VERBALISE_PROMPT, nl2sql_prompt
         from ch13_finreport_qa.sql_guard import SQLRefused, extract_sql, run_checked
 
+        from common.cli import UserError
+
         if self.llm is None:
             raise ValueError("solution 2 needs an LLM")
-        reply = self.llm(nl2sql_prompt(text))
+        try:
+            reply = self.llm(nl2sql_prompt(text))
+        except UserError as err:  # e.g. the few-shot prompt is longer than a small model's context
+            return {"solution": 2, "sql": "", "refused": str(err), "answer": f"无法回答：模型没有生成 SQL（{err}）。"}
         sql = extract_sql(reply)
         try:
             cols, rows = run_checked(self.con, sql, max_rows=20)
@@ -222,7 +235,11 @@ class FinReportQA:
         if not rows:
             return {"solution": 2, "sql": sql, "rows": [], "answer": f"数据库中{NO_DATA}相关数据。"}
         shown = "\n".join(" | ".join("" if v is None else str(v) for v in r) for r in rows)
-        answer = self.llm(VERBALISE_PROMPT.format(question=text, sql=sql, columns=", ".join(cols), rows=shown)).strip()
+        try:
+            answer = self.llm(VERBALISE_PROMPT.format(question=text, sql=sql, columns=", ".join(cols),
+                                                      rows=shown)).strip()
+        except UserError as err:  # the rows themselves are the answer when the model cannot phrase them
+            answer = f"查询结果（{', '.join(cols)}）：{shown}（模型未能组织语言：{err}）"
         return {"solution": 2, "sql": sql, "rows": rows, "columns": cols, "answer": answer}
 
     # ------------------------------------------------------------------ solution 3: tools

@@ -136,7 +136,11 @@ def main(cfg: Config) -> dict:
     summary, invented, source = template_summary(company.short_name, cfg.year, results), [], "template"
     if cfg.summary and qa.llm is not None:
         flags = "\n".join(lines)
-        text = qa.llm(WARNING_SUMMARY_PROMPT.format(company=company.short_name, year=cfg.year, flags=flags)).strip()
+        try:
+            text = qa.llm(WARNING_SUMMARY_PROMPT.format(company=company.short_name, year=cfg.year, flags=flags)).strip()
+        except UserError as err:
+            print(f"[check] the model could not write a summary ({err})")
+            text = ""
         text, invented = checked_summary(text, f"{company.short_name}{company.code}{cfg.year}\n{flags}")
         on_topic = len(text) >= 10 and any(w in text for w in [company.short_name, *(r["indicator"] for r in results)])
         if text and on_topic and not invented:
