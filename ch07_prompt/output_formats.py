@@ -36,13 +36,20 @@ def run_formats(llm, chat_model, text: str, subject: str) -> dict:
     from langchain_core.prompts import PromptTemplate
 
     from ch07_prompt.parsers import (PersonRecord, as_dict, extraction_prompt, parse_with_fixing, pydantic_parser,
-                                     structured_parser)
+                                     structured_parser, too_long)
     from ch07_prompt.prompts import LIST_PROMPT
 
     out: dict = {}
 
     def attempt(name, parser, prompt_value):
-        raw = llm.invoke(prompt_value.to_string())
+        try:
+            raw = llm.invoke(prompt_value.to_string())
+        except Exception as exc:  # noqa: BLE001 - a prompt too long for this model is shown, others stop
+            if not too_long(exc):
+                raise
+            out[name] = {"ok": False, "raw": None, "error": str(exc).splitlines()[0][:200],
+                         "instructions": parser.get_format_instructions().splitlines()[0]}
+            return "", prompt_value
         try:
             value = parser.parse(raw)
             out[name] = {"ok": True, "raw": raw, "value": as_dict(value) or value}

@@ -32,7 +32,7 @@ class Config(ModelArgs, GenerationArgs, ServerArgs):
 
 def measure(llm, records, fix: bool = True, echo: bool = True) -> dict:
     """Run every record through prompt | llm, parse, fix; return the counts and one row per record."""
-    from ch07_prompt.parsers import as_dict, extraction_prompt, parse_with_fixing, pydantic_parser
+    from ch07_prompt.parsers import as_dict, extraction_prompt, parse_with_fixing, pydantic_parser, too_long
 
     parser = pydantic_parser()
     prompt = extraction_prompt(parser)
@@ -45,7 +45,14 @@ def measure(llm, records, fix: bool = True, echo: bool = True) -> dict:
         pass
     for rec in iterator:
         prompt_value = prompt.format_prompt(text=rec["text"])
-        completion = llm.invoke(prompt_value.to_string())
+        try:
+            completion = llm.invoke(prompt_value.to_string())
+        except Exception as exc:  # noqa: BLE001 - a prompt too long for this model is recorded, others stop
+            if not too_long(exc):
+                raise
+            rows.append({"id": rec.get("id"), "stage": "failed", "correct": False, "value": None,
+                         "errors": [f"prompt: {str(exc)[:160]}"], "completion": None})
+            continue
         outcome = parse_with_fixing(parser, completion, prompt_value, llm, fix=fix)
         value = as_dict(outcome["value"])
         correct = bool(value) and all(str(value.get(k)) == str(v) for k, v in rec["gold"].items())
@@ -71,7 +78,7 @@ def print_report(result: dict, fix: bool) -> None:
         print(f"repaired by OutputFixingParser: {result['fixed']}, by RetryOutputParser: {result['retried']}")
     failed = [r for r in result["rows"] if r["stage"] == "failed"]
     if failed:
-        print(f"first failures (the parser's own words): ")
+        print("first failures (the parser's own words):")
         for r in failed[:3]:
             print(f"  #{r['id']}: " + " | ".join(r["errors"]))
 

@@ -57,6 +57,14 @@ def as_dict(value) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
+def too_long(exc: BaseException) -> bool:
+    """The model says the prompt does not fit its context (in-process ``ContextLengthError``, or a server's 400
+    "maximum context length" answer) — a per-prompt failure to record, not a reason to stop a batch."""
+    text = str(exc).lower()
+    return type(exc).__name__ == "ContextLengthError" or ("context" in text and ("length" in text or
+                                                                                   "tokens" in text))
+
+
 def parse_with_fixing(parser, completion: str, prompt_value, llm, fix: bool = True) -> dict:
     """``{"ok", "stage", "value", "errors"}``: stage is ``direct``, ``fixed`` (OutputFixingParser), ``retried``
     (RetryOutputParser) or ``failed``."""
@@ -73,13 +81,17 @@ def parse_with_fixing(parser, completion: str, prompt_value, llm, fix: bool = Tr
     try:
         fixer = OutputFixingParser.from_llm(llm=llm, parser=parser, max_retries=1)
         return {"ok": True, "stage": "fixed", "value": fixer.parse(completion), "errors": errors}
-    except (OutputParserException, ValueError) as exc:  # ValueError: e.g. the fixing prompt is too long
+    except Exception as exc:  # noqa: BLE001 - a parse error, or the fixing prompt does not fit the context
+        if not isinstance(exc, OutputParserException) and not too_long(exc):
+            raise
         errors.append(f"OutputFixingParser: {_short(exc)}")
     try:
         retry = RetryOutputParser.from_llm(llm=llm, parser=parser, max_retries=1)
         return {"ok": True, "stage": "retried", "value": retry.parse_with_prompt(completion, prompt_value),
                 "errors": errors}
-    except (OutputParserException, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 - same as above
+        if not isinstance(exc, OutputParserException) and not too_long(exc):
+            raise
         errors.append(f"RetryOutputParser: {_short(exc)}")
     return {"ok": False, "stage": "failed", "value": None, "errors": errors}
 

@@ -76,11 +76,6 @@ def cited_numbers(answer: str, n_sources: int) -> list[int]:
     return seen
 
 
-def _too_long(exc: Exception) -> bool:
-    """The model (in-process: ContextLengthError; a server: its 400 message) says the prompt is too long."""
-    return type(exc).__name__ == "ContextLengthError" or "context" in str(exc).lower()
-
-
 def answer_from_sources(chat_model, question: str, sources, min_chars: int = 80) -> dict:
     """Ask the model (no tools bound) and return the answer, the cited sources and the exact messages sent.
     When the prompt does not fit the model's context, every source's text is halved and the call retried."""
@@ -88,6 +83,7 @@ def answer_from_sources(chat_model, question: str, sources, min_chars: int = 80)
 
     from langchain_core.output_parsers import StrOutputParser
 
+    from ch07_prompt.parsers import too_long
     from ch07_prompt.prompts import NO_ANSWER
 
     if not sources:
@@ -101,7 +97,7 @@ def answer_from_sources(chat_model, question: str, sources, min_chars: int = 80)
             break
         except Exception as exc:  # noqa: BLE001 - only a too-long prompt is retried; everything else re-raised
             longest = max(len(s.text) for s in sources)
-            if not _too_long(exc) or longest <= min_chars:
+            if not too_long(exc) or longest <= min_chars:
                 raise
             cut_to = max(min_chars, longest // 2)
             sources = [replace(s, text=s.text[:cut_to]) for s in sources]

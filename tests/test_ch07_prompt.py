@@ -263,6 +263,24 @@ def test_parse_rate_before_and_after_fixing_with_fake_models():
     assert r["parse_rate_after"] == 0.0 and len(r["rows"][0]["errors"]) == 1
 
 
+def test_a_prompt_too_long_for_the_model_is_recorded_not_fatal():
+    from langchain_core.runnables import RunnableLambda
+
+    from common.langchain_chatglm3 import ContextLengthError
+    from ch07_prompt.parse_rate import measure
+    from ch07_prompt.parsers import load_extraction_set
+
+    def too_long(_):
+        raise ContextLengthError("the prompt is 900 tokens but this model's context is 512.")
+    r = measure(RunnableLambda(too_long), load_extraction_set(limit=2), echo=False)
+    assert r["failed"] == 2 and r["rows"][0]["errors"][0].startswith("prompt: the prompt is 900 tokens")
+
+    def server_down(_):
+        raise ConnectionError("server down")
+    with pytest.raises(ConnectionError):  # anything else stops the batch with its own message
+        measure(RunnableLambda(server_down), load_extraction_set(limit=1), echo=False)
+
+
 def test_each_output_format_with_fake_models():
     from langchain_core.language_models.fake import FakeListLLM
     from langchain_core.language_models.fake_chat_models import FakeListChatModel
