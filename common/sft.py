@@ -288,7 +288,7 @@ def read_jsonl(path: str | Path) -> tuple[list[tuple[int, dict]], list[tuple[int
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line)
+                obj = json.loads(line.rstrip("\r\n"))   # without the newline a cut-off line reports its own column
             except json.JSONDecodeError as e:
                 bad.append((n, f"invalid JSON ({e.msg} at column {e.colno})"))
                 continue

@@ -272,3 +272,12 @@ def test_train_lora_points_to_qlora_for_4bit_and_refuses_missing_files(tmp_path)
     if not torch.cuda.is_available():
         with pytest.raises(UserError, match="accelerate picks the device"):
             check_config(Config(device="cuda"))
+
+
+def test_jsonl_error_names_the_column_of_the_line(tmp_path):
+    from common.sft import read_jsonl
+
+    path = tmp_path / "cut.jsonl"
+    path.write_text('{"conversations": [\n', encoding="utf-8")
+    _, bad = read_jsonl(path)
+    assert bad == [(1, "invalid JSON (Expecting value at column 20)")]     # not "column 1" of a next line
