@@ -119,41 +119,72 @@ def _vote_key(answer: str) -> str:
     return "|".join(claims) if claims else normalise(answer)[:30]
 
 
+_ERROR = "\x00error"  # what an ``ask`` that could not run returns inside chapter 6's QA (it expects a string)
+
+
+def _or_error(ask: Callable[[str], str | None]) -> Callable[[str], str]:
+    return lambda prompt: _ERROR if (text := ask(prompt)) is None else text
+
+
+def _none_if_error(answer: str) -> str | None:
+    return None if answer.strip() == _ERROR.strip() else answer
+
+
 def make_methods(ask: Callable[[str], str], sample: Callable[[str, int], list[str]], retriever, cfg) -> dict:
     """``{method: question -> (answer, calls)}`` for the methods of this module."""
     from appendix_hallucination.metrics import grounding_problems
     from ch06_rag.prompts import NO_ANSWER, format_passages
     from ch06_rag.qa import answer_question, passage_label
 
+    # 小上下文的模型（演示模型只有 512 个 token）：提示词放不下时，减少、缩短段落再试
+    sizes = [(cfg.top_k, 500), (2, 200), (1, 120)]
+
+    def fitted_qa(q, ask_fn):
+        result = None
+        for k, chars in sizes:
+            result = answer_question(q, retriever, _or_error(ask_fn), k=k, threshold=cfg.threshold, max_chars=chars)
+            if result.answer != _ERROR:
+                break
+        return result
+
     def closed_book(q):
         return ask(CLOSED_BOOK_PROMPT.format(question=q)), 1
 
     def rag(q):
-        hits = retriever.search(q, cfg.top_k)
-        prompt = RAG_PLAIN_PROMPT.format(passages=format_passages([h.doc.page_content for h in hits],
-                                                                  [passage_label(h.doc) for h in hits], 500),
-                                         question=q)
-        return ask(prompt), 1
+        answer = None
+        for k, chars in sizes:
+            hits = retriever.search(q, k)
+            prompt = RAG_PLAIN_PROMPT.format(passages=format_passages(
+                [h.doc.page_content for h in hits], [passage_label(h.doc) for h in hits], chars), question=q)
+            answer = ask(prompt)
+            if answer is not None:
+                break
+        return answer, 1
 
     def rag_abstain(q):
-        result = answer_question(q, retriever, ask, k=cfg.top_k, threshold=cfg.threshold)
-        return result.answer, 0 if result.refused else 1
+        result = fitted_qa(q, ask)
+        return _none_if_error(result.answer), 0 if result.refused else 1
 
     def self_consistency(q):
         samples: list[str] = []
 
         def vote(prompt):
-            samples.extend(sample(prompt, cfg.k))
+            drawn = sample(prompt, cfg.k)
+            if any(s is None for s in drawn):
+                return None
+            samples.extend(drawn)
             key, count = Counter(_vote_key(s) for s in samples).most_common(1)[0]
             if count * 2 <= len(samples) or key == "<abstain>":
                 return NO_ANSWER  # 没有多数意见：宁可不答
             return next(s for s in samples if _vote_key(s) == key)
 
-        result = answer_question(q, retriever, vote, k=cfg.top_k, threshold=cfg.threshold)
-        return result.answer, len(samples)
+        result = fitted_qa(q, vote)
+        return _none_if_error(result.answer), len(samples)
 
     def grounded(q):
-        result = answer_question(q, retriever, ask, k=cfg.top_k, threshold=cfg.threshold)
+        result = fitted_qa(q, ask)
+        if result.answer == _ERROR:
+            return None, 1
         if result.refused:
             return result.answer, 0
         if grounding_problems(result.answer, [c.text for c in result.passages], q):
@@ -188,10 +219,11 @@ def measure(methods: dict, rows: list[dict], progress=None) -> tuple[dict, list[
 
 
 def format_table(rates: dict) -> str:
-    lines = ["| method | correct | hallucinated | abstained | answerable: correct | unanswerable: abstained | "
-             "model calls / q | s / q |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| method | correct | hallucinated | abstained | no answer (prompt too long / error) | "
+             "answerable: correct | unanswerable: abstained | model calls / q | s / q |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for m, r in rates.items():
-        lines.append(f"| {m} | {r['correct']:.0%} | {r['hallucinated']:.0%} | {r['abstained']:.0%} | "
+        lines.append(f"| {m} | {r['correct']:.0%} | {r['hallucinated']:.0%} | {r['abstained']:.0%} | {r['error']:.0%} | "
                      f"{r['answerable_correct']:.0%} | {r['unanswerable_abstained']:.0%} | "
                      f"{r['calls_per_question']:.1f} | {r['seconds_per_question']:.2f} |")
     return "\n".join(lines)
@@ -215,11 +247,17 @@ def main(cfg: Config) -> dict:
     if line:
         print(line)
 
-    def ask(prompt: str) -> str:
-        return str(greedy.invoke([HumanMessage(prompt)]).content)
+    def ask(prompt: str) -> str | None:
+        try:
+            return str(greedy.invoke([HumanMessage(prompt)]).content)
+        except UserError:  # the prompt exceeds the model's context (the demo model has 512 tokens), server error
+            return None
 
-    def sample(prompt: str, k: int) -> list[str]:
-        return [str(m.content) for m in sampler.batch([[HumanMessage(prompt)]] * k)]
+    def sample(prompt: str, k: int) -> list[str | None]:
+        try:
+            return [str(m.content) for m in sampler.batch([[HumanMessage(prompt)]] * k)]
+        except UserError:
+            return [None] * k
 
     methods = make_methods(ask, sample, retriever, cfg)
     n_un = sum(not r["answers"] for r in rows)

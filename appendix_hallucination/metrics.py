@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from ch06_rag.prompts import NO_ANSWER, NO_ANSWER_EN
 
-OUTCOMES = ("correct", "hallucinated", "abstained")
+OUTCOMES = ("correct", "hallucinated", "abstained", "error")
 ABSTAIN_MARKERS = (NO_ANSWER, NO_ANSWER_EN, "没有提到", "没有相关", "未提及", "无法回答", "无法确定", "不知道", "没有找到",
                    "资料中没有", "文档中没有", "do not know", "don't know", "not mentioned")
 _SPACE = re.compile(r"[,，\s]")
@@ -38,8 +38,11 @@ def is_abstention(answer: str) -> bool:
     return not text or any(normalise(m) in text for m in ABSTAIN_MARKERS)
 
 
-def classify(answer: str, gold: list[str]) -> str:
-    """``correct`` / ``abstained`` / ``hallucinated`` for one answer (``gold`` empty = unanswerable)."""
+def classify(answer: str | None, gold: list[str]) -> str:
+    """``correct`` / ``abstained`` / ``hallucinated`` for one answer (``gold`` empty = unanswerable); ``error`` when
+    there is no answer at all (``None``: the model could not be asked, e.g. the prompt exceeds its context)."""
+    if answer is None:
+        return "error"
     if is_abstention(answer):
         return "abstained"
     text = normalise(answer)
@@ -77,6 +80,7 @@ class Tally:
     correct: int = 0
     hallucinated: int = 0
     abstained: int = 0
+    error: int = 0
     answerable: int = 0
     answerable_correct: int = 0
     unanswerable: int = 0
@@ -95,12 +99,12 @@ class Tally:
 
     @property
     def n(self) -> int:
-        return self.correct + self.hallucinated + self.abstained
+        return self.correct + self.hallucinated + self.abstained + self.error
 
     def rates(self) -> dict:
         n = max(self.n, 1)
         return {"n": self.n, "correct": self.correct / n, "hallucinated": self.hallucinated / n,
-                "abstained": self.abstained / n,
+                "abstained": self.abstained / n, "error": self.error / n,
                 "answerable_correct": self.answerable_correct / max(self.answerable, 1),
                 "unanswerable_abstained": self.unanswerable_abstained / max(self.unanswerable, 1),
                 "calls_per_question": self.calls / n, "seconds_per_question": self.seconds / n}

@@ -128,3 +128,11 @@ def test_real_model_grounding_reduces_hallucination():
 
     rates = main(Config(limit=20, methods=["rag", "grounded"]))["rates"]
     assert rates["grounded"]["hallucinated"] <= rates["rag"]["hallucinated"]
+
+
+def test_a_prompt_the_model_cannot_take_is_counted_as_no_answer():
+    rows = [{"id": 0, "question": "海翔药业的法定代表人是谁？", "answers": ["杨思卫"]}]
+    cfg = SimpleNamespace(top_k=2, threshold=0.0, k=2, methods=list(METHODS))
+    rates, records = measure(make_methods(lambda p: None, lambda p, k: [None] * k, _tiny_retriever(), cfg), rows)
+    assert {r["outcome"] for r in records} == {"error"} and rates["grounded"]["error"] == 1.0
+    assert classify(None, ["x"]) == "error"
