@@ -247,6 +247,8 @@ def test_user_errors_are_clear():
         length_examples.main(length_examples.Config(max_length=0, ask=False))
     with pytest.raises(UserError, match="--k"):
         similar_examples.main(similar_examples.Config(k=0))
+    with pytest.raises(UserError, match="--embedding-model .* is not a folder"):
+        similar_examples.main(similar_examples.Config(embedding_model="no/such/folder"))
     with pytest.raises(UserError, match="--window"):
         conversation_memory.main(conversation_memory.Config(window=0))
 
