@@ -5,7 +5,7 @@ The set behind the 7.1.2 parse-rate measurement (``parse_rate.py``): each record
 byte.
 
     python ch07_prompt/make_extraction_set.py                # writes data/ch07/extraction.jsonl
-    python ch07_prompt/make_extraction_set.py --out /tmp/x.jsonl --n 60
+    python ch07_prompt/make_extraction_set.py --out my_set.jsonl --n 60
 """
 from __future__ import annotations
 
