@@ -349,3 +349,9 @@ def test_real_model_parses_most_extractions():
     from ch07_prompt.parse_rate import Config, main
     result = main(Config(limit=6))
     assert result["parse_rate_after"] >= 0.5
+
+
+def test_bundled_extraction_set_is_rebuilt_byte_for_byte():
+    from ch07_prompt.make_extraction_set import build
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in build(36, 7))
+    assert text == (DATA_DIR / "ch07" / "extraction.jsonl").read_text(encoding="utf-8")
