@@ -24,7 +24,7 @@ from common.cli import UserError, arg, run
 class Config:
     docs: str | None = arg(None, "folder to read (default data/ch06/sample_docs)")
     prefer: str = arg("alltxt", "when a report is there as PDF and alltxt, read this one", choices=("alltxt", "pdf"))
-    pdf_pages: list[int] = arg([], "read only these PDF pages (1-based; default all)", nargs="*")
+    pdf_pages: list[int] = arg([], "read only these PDF pages (1-based; default all)", nargs="*", type=int)
     show: int = arg(1, "print the text of this many documents (cut to 300 characters)")
 
 

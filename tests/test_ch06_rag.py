@@ -369,3 +369,14 @@ def test_real_model_answers_with_a_citation_to_the_right_report():
     out = doc_qa.main(doc_qa.Config(question="海翔药业的法定代表人是谁？", max_new_tokens=64))
     assert "杨思卫" in out["plain"]["answer"]
     assert any("海翔药业" in src for _, src, _ in out["plain"]["cited"])
+
+
+def test_read_docs_script_reports_encodings_and_skips(sample_docs):
+    from ch06_rag import read_docs
+    from common.cli import parse
+
+    cfg = parse(read_docs.Config, argv=["--docs", str(sample_docs["utf8"].parent), "--pdf-pages", "2"])
+    out = read_docs.main(cfg)
+    assert out["files"]["bm25_params_gbk.txt"]["encoding"] == "gb18030"
+    assert out["files"]["metrics.pdf"]["pages"] == 1                       # only page 2 was read
+    assert {name for name, _ in out["skipped"]} == {"broken.pdf", "empty.txt"}
