@@ -61,6 +61,16 @@ def test_missing_input_file(tmp_path):
     assert_one_line_error(proc, "no_such_corpus.txt", "To fix")
 
 
+def test_bad_training_data(tmp_path):
+    """A JSONL file whose only line is broken: the report names the line, the error says what the format is."""
+    bad = tmp_path / "mine.jsonl"
+    bad.write_text('{"conversations": [}\n', encoding="utf-8")
+    proc = run_script(["ch10_finetune/train_lora.py", "--train-file", str(bad), "--output-dir",
+                       str(tmp_path / "lora")], tmp_path)
+    assert_one_line_error(proc, "no usable training examples", "To fix")
+    assert "line 1" in proc.stdout
+
+
 def test_missing_extra(tmp_path):
     """A package of an extra that is not installed: the message names the extra (simulated by blocking gradio)."""
     code = textwrap.dedent("""
