@@ -74,13 +74,33 @@ def test_checks_stay_few():
     assert not many, f"more than {MAX_CHECKS_PER_README} check commands in: {many}"
 
 
-@pytest.mark.parametrize("argv,expects", all_checks())
-def test_readme_command(argv, expects):
-    assert argv[0] == "python", f"a check runs a python command, got {argv[0]!r}"
+def run_check(argv: list[str]) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("CHATGLM3_MODEL", "MODEL_PATH", "CHATGLM3_VERBOSE")}
     env["PYTHONIOENCODING"] = "utf-8"
-    proc = subprocess.run([sys.executable, *argv[1:]], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=TIMEOUT_S)
+    try:
+        return subprocess.run([sys.executable, *argv[1:]], cwd=REPO, env=env, capture_output=True, text=True,
+                              timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired as err:  # one slow command fails its own test, not the whole file
+        return subprocess.CompletedProcess(argv, -1, str(err.stdout or ""), f"timed out after {TIMEOUT_S} s")
+
+
+@pytest.fixture(scope="module")
+def check_results(request) -> dict:
+    """Runs every selected check command up front, a few at a time (each one mostly waits for imports and model
+    loading, so on 2 cores two or three in parallel halve the wall time); keyed by the argv tuple."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    selected = [tuple(item.callspec.params["argv"]) for item in request.session.items
+                if getattr(item, "originalname", None) == "test_readme_command"]
+    workers = max(1, min(3, os.cpu_count() or 1, len(selected)))
+    with ThreadPoolExecutor(workers) as pool:
+        return dict(zip(selected, pool.map(lambda argv: run_check(list(argv)), selected)))
+
+
+@pytest.mark.parametrize("argv,expects", all_checks())
+def test_readme_command(argv, expects, check_results):
+    assert argv[0] == "python", f"a check runs a python command, got {argv[0]!r}"
+    proc = check_results.get(tuple(argv)) or run_check(argv)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"exit {proc.returncode}:\n{out[-3000:]}"
     assert not noise_lines(out), f"third-party noise in the output (filter it in common/quiet.py):\n{out[-3000:]}"
