@@ -87,7 +87,7 @@ def main(cfg: Config) -> dict:
         print(result["answer"])
         return result
     from common.paths import output_dir
-    from ch13_finreport_qa.evaluate import load_questions
+    from ch13_finreport_qa.questions import load_questions
 
     questions = load_questions(cfg.questions)
     out = Path(cfg.out) if cfg.out else output_dir("ch13") / f"answers_solution{cfg.solution}.jsonl"

@@ -160,7 +160,8 @@ def _hours(n: int, rate: float) -> str:
 
 def main(cfg: Config) -> dict:
     from ch13_finreport_qa.build_db import DEFAULT_REPORTS, find_reports
-    from ch13_finreport_qa.evaluate import load_questions, format_table as score_table
+    from ch13_finreport_qa.evaluate import format_table as score_table
+    from ch13_finreport_qa.questions import load_questions
 
     if cfg.copies < 1 or not cfg.workers or min(cfg.workers) < 1 or cfg.ray_cpus < 1:
         raise UserError("--copies, --workers and --ray-cpus must be at least 1")

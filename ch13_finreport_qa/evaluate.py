@@ -19,9 +19,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common.cli import GenerationArgs, ModelArgs, ServerArgs, UserError, arg, run
-from common.paths import DATA_DIR
+from ch13_finreport_qa.questions import load_questions
 
-DEFAULT_QUESTIONS = DATA_DIR / "ch13" / "questions.jsonl"
 
 
 @dataclass
@@ -36,22 +35,6 @@ class Config(ModelArgs, GenerationArgs, ServerArgs):
                                     "(default: character-bigram Dice)")
     max_new_tokens: int = arg(128, "at most this many new tokens per LLM call")
     temperature: float = arg(0.0, "sampling temperature (0 = greedy)")
-
-
-def load_questions(path: str | Path | None = None) -> list[dict]:
-    path = Path(path) if path else DEFAULT_QUESTIONS
-    if not path.is_file():
-        raise UserError(f"question file not found: {path}. To fix: python ch13_finreport_qa/make_questions.py")
-    rows = []
-    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if line.strip():
-            try:
-                row = json.loads(line)
-                str(row["question"])
-            except (ValueError, KeyError, TypeError) as err:
-                raise UserError(f"{path} line {i}: not a question record ({err})") from None
-            rows.append(row)
-    return rows
 
 
 def spread(questions: list[dict], limit: int) -> list[dict]:

@@ -8,12 +8,17 @@ such as 「海翔那家药企」 or 「002099.SZ」); fields from a synonym dict
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 from ch12_finreport_extract.fields import FIELDS
 from ch13_finreport_qa.indicators import GROWTH_FIELDS, RATIOS
+from common.paths import DATA_DIR
+
+DEFAULT_QUESTIONS = DATA_DIR / "ch13" / "questions.jsonl"
 
 # 口语/挑战赛问法 -> 数据库字段名（FINREPORTS: 股本=实收资本；总资产=资产总计 …）
 FIELD_SYNONYMS = {
@@ -140,3 +145,23 @@ def parse_question(text: str, finder: CompanyFinder) -> ParsedQuestion:
     elif company is not None and fields_:
         q.type = "1"
     return q
+
+
+def load_questions(path: str | Path | None = None) -> list[dict]:
+    """Question records (``{"id", "type", "question", "answer", "values", "keywords"}``; only ``question`` is
+    required) from a JSONL file (default: the bundled ``data/ch13/questions.jsonl``)."""
+    from common.cli import UserError
+
+    path = Path(path) if path else DEFAULT_QUESTIONS
+    if not path.is_file():
+        raise UserError(f"question file not found: {path}. To fix: python ch13_finreport_qa/make_questions.py")
+    rows = []
+    for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.strip():
+            try:
+                row = json.loads(line)
+                str(row["question"])
+            except (ValueError, KeyError, TypeError) as err:
+                raise UserError(f"{path} line {i}: not a question record ({err})") from None
+            rows.append(row)
+    return rows

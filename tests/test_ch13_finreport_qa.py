@@ -152,7 +152,7 @@ def test_solution1_answers_every_type(qa, question, kind, expected):
 
 def test_solution1_scores_on_the_bundled_questions(qa):
     """Accuracy floor: the value check of the metric passes on the questions the database can answer."""
-    from ch13_finreport_qa.evaluate import load_questions
+    from ch13_finreport_qa.questions import load_questions
 
     questions = [q for q in load_questions() if q["type"] in ("1", "1-2", "2-1", "2-2")]
     ok = sum(score_answer(q, qa.answer(q["question"], 1)["answer"]) > 0 for q in questions)
@@ -162,7 +162,7 @@ def test_solution1_scores_on_the_bundled_questions(qa):
 def test_question_set():
     from collections import Counter
 
-    from ch13_finreport_qa.evaluate import load_questions
+    from ch13_finreport_qa.questions import load_questions
 
     questions = load_questions()
     kinds = Counter(q["type"] for q in questions)
