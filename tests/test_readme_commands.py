@@ -52,6 +52,44 @@ def all_checks() -> list:
     return params
 
 
+def is_table_row(line: str) -> bool:
+    return line.lstrip().startswith("|")
+
+
+def move_checks_below_tables(text: str) -> str:
+    """Check comments placed between table rows end the table on GitHub (an HTML block breaks a GFM table, the
+    rest renders as text): move them below the table, after a blank line, keeping their order."""
+    out: list[str] = []
+    pending: list[str] = []
+    in_table = False
+    for line in text.split("\n"):
+        if CHECK.fullmatch(line.strip()) and in_table:
+            pending.append(line.strip())
+            continue
+        if in_table and not is_table_row(line) and pending:
+            out += ["", *pending] + ([""] if line.strip() else [])
+            pending = []
+        in_table = is_table_row(line) or (in_table and CHECK.fullmatch(line.strip()) is not None)
+        out.append(line)
+    if pending:
+        out += ["", *pending]
+    return "\n".join(out)
+
+
+def test_checks_do_not_break_tables():
+    broken = [p.relative_to(REPO).as_posix() for p in readme_files()
+              if move_checks_below_tables(p.read_text("utf-8")) != p.read_text("utf-8")]
+    assert not broken, (f"<!-- check --> lines between table rows end the table on GitHub; put them below the table "
+                        f"(after a blank line): {broken}")
+
+
+def test_move_checks_below_tables():
+    text = "| a |\n|---|\n| 1 |\n<!-- check: python x.py => A | B -->\n| 2 |\ntext\n"
+    assert move_checks_below_tables(text) == ("| a |\n|---|\n| 1 |\n| 2 |\n\n<!-- check: python x.py => A | B -->"
+                                             "\n\ntext\n")
+    assert move_checks_below_tables(move_checks_below_tables(text)) == move_checks_below_tables(text)
+
+
 def test_parse_checks():
     text = ("| a | b |\n<!-- check: python ch02_env/x.py --n 2 --q '你 好' => [demo model] | re:\\d+ tokens -->\n"
             "<!--check: python -m common.convert_checkpoint --help=>usage-->")
