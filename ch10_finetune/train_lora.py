@@ -467,6 +467,9 @@ def run_training(cfg: Config, build_model: Callable = build_lora_model, title: s
     step, epoch = state["step"], state["epoch"]
     t_run = time.time()
     bar = tqdm(total=total_steps, initial=step, disable=not main_proc, desc=title, dynamic_ncols=True)
+    from common.progress import SlowStepHint
+    # one [hint] line when other programs starve the run of CPU (CPU runs of the main process only)
+    hint = SlowStepHint(stream=_TqdmStream(bar)) if main_proc and accelerator.device.type == "cpu" else None
     window: list[float] = []
     stopped = None
     try:
@@ -494,6 +497,8 @@ def run_training(cfg: Config, build_model: Callable = build_lora_model, title: s
                     continue
                 step += 1
                 bar.update(1)
+                if hint is not None:
+                    hint.tick()
                 mean_loss = accelerator.reduce(torch.tensor(sum(window) / len(window),
                                                             device=accelerator.device), "mean").item()
                 window = []
@@ -597,6 +602,20 @@ def main(cfg: Config | None = None) -> dict:
                         f"python ch10_finetune/train_qlora.py (4-bit NF4 base + LoRA = QLoRA), or --precision "
                         f"fp32/bf16/fp16")
     return run_training(cfg, build_lora_model, "LoRA")
+
+
+class _TqdmStream:
+    """A file-like object that writes through ``tqdm.write`` (a hint line does not break the progress bar)."""
+
+    def __init__(self, bar):
+        self.bar = bar
+
+    def write(self, text: str) -> None:
+        if text.strip():
+            self.bar.write(text.rstrip("\n"))
+
+    def flush(self) -> None:
+        pass
 
 
 if __name__ == "__main__":
