@@ -323,7 +323,18 @@ class FinReportQA:
 
         if self.agent_backend is None:
             raise ValueError("solution 3 needs an agent backend (a model)")
-        result = Agent(self.agent_backend, self.registry(), max_steps=max_steps, system=TOOLS_SYSTEM).run(text)
+        from common.cli import UserError
+
+        errors: tuple = (UserError,)
+        try:
+            import openai
+            errors += (openai.OpenAIError,)
+        except ModuleNotFoundError:
+            pass
+        try:
+            result = Agent(self.agent_backend, self.registry(), max_steps=max_steps, system=TOOLS_SYSTEM).run(text)
+        except errors as err:  # a server 4xx (e.g. the tools prompt exceeds the model's context) is an answer too
+            return {"solution": 3, "answer": f"无法回答：模型服务拒绝了请求（{err}）。", "calls": [], "stopped": "error"}
         calls = [{"name": s.name, "arguments": s.arguments} for s in result.trace if getattr(s, "name", None)]
         return {"solution": 3, "answer": result.answer, "calls": calls, "stopped": result.stopped}
 
