@@ -6,7 +6,7 @@ name, code, code with exchange suffix, typo, traditional characters, extra words
 (「海翔那家药企」), code + name, and "none". Same seed, same file, byte for byte.
 
     python ch06_rag/make_mentions.py                      # writes data/ch06/mentions.jsonl (seed 6)
-    python ch06_rag/make_mentions.py --n 100 --out /tmp/m.jsonl
+    python ch06_rag/make_mentions.py --n 100 --out my_mentions.jsonl
 """
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ gold pages a retriever should return. A question whose evidence is on no page st
 a changed report). Output lines: ``{"id", "question", "answer", "evidence", "source", "company", "pages"}``.
 
     python ch06_rag/make_retrieval_set.py                 # writes data/ch06/retrieval_qa.jsonl
-    python ch06_rag/make_retrieval_set.py --docs DIR --out /tmp/qa.jsonl
+    python ch06_rag/make_retrieval_set.py --docs DIR --out my_questions.jsonl
 """
 from __future__ import annotations
 

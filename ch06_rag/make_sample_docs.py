@@ -5,7 +5,7 @@ a ``.md``, an ``.html`` page, a ``.docx`` (python-docx, with a table) and a two-
 embedded as a subset), plus an **empty** file and a **corrupt** PDF that the loaders must report and skip.
 
     python ch06_rag/make_sample_docs.py                   # writes data/ch06/sample_docs/
-    python ch06_rag/make_sample_docs.py --out /tmp/docs
+    python ch06_rag/make_sample_docs.py --out my_sample_docs
 """
 from __future__ import annotations
 

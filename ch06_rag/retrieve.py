@@ -18,6 +18,7 @@ API (ch13 and the appendix import it)::
 """
 from __future__ import annotations
 
+import abc
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,12 +71,13 @@ class Corpus:
         return max((self.bm25.coverage(question, h.index) for h in hits), default=0.0)
 
 
-class _Retriever:
+class _Retriever(abc.ABC):
     name = "retriever"
     corpus: Corpus
 
+    @abc.abstractmethod
     def search(self, query: str, k: int = 5) -> list[Hit]:
-        raise NotImplementedError
+        """The ``k`` best chunks for ``query``, best first (each subclass ranks its own way)."""
 
     def as_langchain(self, k: int = 4):
         """This retriever as a LangChain ``BaseRetriever`` (for chains); hit scores go into metadata."""

@@ -147,7 +147,7 @@ def main(cfg: Config) -> dict:
     metadata, content = output.split("\n", maxsplit=1)
     code = strip_code_fence(content)
     print(f"   metadata={metadata!r} -> a call of {metadata}; the official process_response then runs")
-    print(f"   eval({code!r}) with tool_call = lambda **kw: kw")
+    print(f"   Python's eval on {code!r} with tool_call = lambda **kw: kw")
     print("   -> that would call os.getcwd() (any code the model writes would run). NOT executed here.")
     try:
         parse_tool_call(content)
