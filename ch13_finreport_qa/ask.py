@@ -49,8 +49,10 @@ def ensure_db(path: str) -> Path:
     return db
 
 
-def make_qa(cfg: Config, need_llm: bool):
-    """FinReportQA with an LLM prompt->text function and, for solution 3, a chapter-11 agent backend."""
+def make_qa(cfg: Config, need_llm: bool, passages_on_demo: bool = False):
+    """FinReportQA with an LLM prompt->text function and, for solution 3, a chapter-11 agent backend.
+    ``passages_on_demo``: on the demo model, answer open questions with the best passage instead of the model's
+    (stand-in) phrasing — solution 1 uses the model for nothing else."""
     from ch13_finreport_qa.solutions import FinReportQA
 
     db = ensure_db(cfg.db)
@@ -61,6 +63,10 @@ def make_qa(cfg: Config, need_llm: bool):
         from common.langchain_chatglm3 import chat_model_from_config, demo_line
 
         chat = chat_model_from_config(cfg, quiet=True)
+        if passages_on_demo and chat.uses_demo_model():
+            print("[demo model] open questions are answered with the report's best passage (the demo model cannot "
+                  "summarise one); pass --model /path/to/chatglm3-6b (or --base-url) for a phrased answer.")
+            return FinReportQA(ensure_db(cfg.db))
         line = demo_line(chat, "SQL, tool calls and phrasing")
         if line:
             print(line)
@@ -78,7 +84,7 @@ def main(cfg: Config) -> dict:
     if not cfg.question and not cfg.questions:
         raise UserError('no question. To fix: python ch13_finreport_qa/ask.py "海翔药业2019年的营业收入是多少元？" '
                         "(or --questions FILE.jsonl)")
-    qa = make_qa(cfg, need_llm=cfg.solution in (2, 3) or cfg.use_llm)
+    qa = make_qa(cfg, need_llm=cfg.solution in (2, 3) or cfg.use_llm, passages_on_demo=cfg.solution == 1)
     if cfg.question:
         result = qa.answer(cfg.question, cfg.solution)
         for key in ("type", "sql", "refused", "calls"):

@@ -94,7 +94,7 @@ def main(cfg: Config) -> dict:
     for solution in cfg.solutions:
         ask_cfg = AskConfig(**{k: v for k, v in vars(cfg).items() if k in AskConfig.__dataclass_fields__},
                             solution=solution)
-        qa = make_qa(ask_cfg, need_llm=solution in (2, 3) or cfg.use_llm)
+        qa = make_qa(ask_cfg, need_llm=solution in (2, 3) or cfg.use_llm, passages_on_demo=solution == 1)
         subset = questions if solution == 1 else spread(questions, cfg.llm_limit)
         r = score_solution(qa, subset, solution, sim)
         out = output_dir("ch13") / f"evaluate_solution{solution}.jsonl"
