@@ -234,7 +234,7 @@ def main(cfg: Config) -> dict:
     from tqdm import tqdm
 
     from common.langchain_chatglm3 import chat_model_from_config, demo_line
-    from common.paths import output_dir
+    from common.paths import output_dir, write_jsonl
     from ch06_rag.retrieve import BM25Retriever
 
     if cfg.k < 1:
@@ -265,9 +265,7 @@ def main(cfg: Config) -> dict:
           f"methods: {', '.join(methods)}")
     with tqdm(total=len(rows), desc="questions", unit="q", file=sys.stderr) as bar:
         rates, records = measure(methods, rows, bar)
-    out = Path(cfg.out) if cfg.out else output_dir("appendix") / "hallucination.jsonl"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    out = write_jsonl(Path(cfg.out) if cfg.out else output_dir("appendix") / "hallucination.jsonl", records)
     print(format_table(rates))
     print(f"every answer with its outcome: {out}")
     return {"rates": rates, "records": records, "out": str(out)}

@@ -9,7 +9,6 @@ prints accuracy and tokens spent per question; per-problem results go to ``outpu
 """
 from __future__ import annotations
 
-import json
 import sys
 import time
 from dataclasses import dataclass
@@ -76,7 +75,7 @@ def main(cfg: Config) -> dict:
     from tqdm import tqdm
 
     from common.langchain_chatglm3 import chat_model_from_config, demo_line
-    from common.paths import output_dir
+    from common.paths import output_dir, write_jsonl
     from ch08_cot.problems import load_problems
 
     if cfg.k < 1:
@@ -88,9 +87,7 @@ def main(cfg: Config) -> dict:
         print(line)
     with tqdm(total=len(problems), desc="problems", unit="q", file=sys.stderr) as bar:
         summary, records = evaluate(chat_model, problems, cfg.methods, cfg.k, cfg.sc_temperature, bar)
-    out = Path(cfg.out) if cfg.out else output_dir("ch08") / "evaluate_cot.jsonl"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    out = write_jsonl(Path(cfg.out) if cfg.out else output_dir("ch08") / "evaluate_cot.jsonl", records)
     print(format_table(summary))
     print(f"{len(problems)} problems x {len(cfg.methods)} methods; per-problem answers in {out}")
     return {"summary": summary, "records": records, "out": str(out)}

@@ -19,7 +19,7 @@ from typing import Callable
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common.cli import arg, run
-from common.paths import DATA_DIR
+from common.paths import DATA_DIR, write_jsonl
 
 DEFAULT_FILE = DATA_DIR / "ch08" / "problems.jsonl"
 
@@ -166,9 +166,7 @@ class Config:
 
 def main(cfg: Config) -> dict:
     problems = generate_problems(cfg.n, cfg.seed)
-    path = Path(cfg.out) if cfg.out else DEFAULT_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in problems), encoding="utf-8")
+    path = write_jsonl(Path(cfg.out) if cfg.out else DEFAULT_FILE, problems)
     kinds = sorted({p["kind"] for p in problems})
     print(f"wrote {len(problems)} problems ({len(kinds)} kinds: {', '.join(kinds)}) to {path}")
     print("e.g.", problems[0]["question"], "->", problems[0]["answer"], problems[0]["unit"])

@@ -10,7 +10,6 @@ come from ``make_questions.py``: values read from the reports, reference answers
 """
 from __future__ import annotations
 
-import json
 import sys
 import time
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common.cli import GenerationArgs, ModelArgs, ServerArgs, UserError, arg, run
+from common.cli import GenerationArgs, ModelArgs, ServerArgs, arg, run
 from ch13_finreport_qa.questions import load_questions
 
 
@@ -84,7 +83,7 @@ def format_table(results: dict) -> str:
 
 
 def main(cfg: Config) -> dict:
-    from common.paths import output_dir
+    from common.paths import output_dir, write_jsonl
     from ch13_finreport_qa.ask import Config as AskConfig, make_qa
     from ch13_finreport_qa.scoring import Similarity
 
@@ -97,8 +96,7 @@ def main(cfg: Config) -> dict:
         qa = make_qa(ask_cfg, need_llm=solution in (2, 3) or cfg.use_llm, passages_on_demo=solution == 1)
         subset = questions if solution == 1 else spread(questions, cfg.llm_limit)
         r = score_solution(qa, subset, solution, sim)
-        out = output_dir("ch13") / f"evaluate_solution{solution}.jsonl"
-        out.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in r["records"]), encoding="utf-8")
+        write_jsonl(output_dir("ch13") / f"evaluate_solution{solution}.jsonl", r["records"])
         results[f"{solution}"] = r
     print(f"similarity: {sim.name}")
     print(format_table(results))

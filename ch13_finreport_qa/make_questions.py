@@ -19,7 +19,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from common.cli import arg, run
-from common.paths import DATA_DIR
+from common.paths import DATA_DIR, write_jsonl
 
 GOLD_DIR = DATA_DIR / "finreports" / "gold"
 REPORTS_DIR = DATA_DIR / "finreports" / "reports"
@@ -162,9 +162,7 @@ def main(cfg: Config) -> dict:
     from collections import Counter
 
     questions = build_questions()
-    path = Path(cfg.out) if cfg.out else OUT
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(q, ensure_ascii=False) + "\n" for q in questions), encoding="utf-8")
+    path = write_jsonl(Path(cfg.out) if cfg.out else OUT, questions)
     kinds = Counter(q["type"] for q in questions)
     print(f"wrote {len(questions)} questions to {path}: " + ", ".join(f"type {k}: {v}" for k, v in sorted(kinds.items())))
     return {"path": str(path), "questions": questions}

@@ -21,3 +21,13 @@ def output_dir(*parts: str) -> Path:
     path = root.joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def write_jsonl(path: str | os.PathLike, records) -> Path:
+    """Write ``records`` as UTF-8 JSON lines (Chinese kept readable), creating the folder; returns the path."""
+    import json
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    return path
