@@ -233,7 +233,7 @@ def main(cfg: Config) -> dict:
     from langchain_core.messages import HumanMessage
     from tqdm import tqdm
 
-    from common.langchain_chatglm3 import chat_model_from_config, demo_line
+    from common.langchain_chatglm3 import ask_fn, chat_model_from_config, demo_line
     from common.paths import output_dir, write_jsonl
     from ch06_rag.retrieve import BM25Retriever
 
@@ -247,9 +247,11 @@ def main(cfg: Config) -> dict:
     if line:
         print(line)
 
+    greedy_ask = ask_fn(greedy)
+
     def ask(prompt: str) -> str | None:
         try:
-            return str(greedy.invoke([HumanMessage(prompt)]).content)
+            return greedy_ask(prompt)
         except UserError:  # the prompt exceeds the model's context (the demo model has 512 tokens), server error
             return None
 

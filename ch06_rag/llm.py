@@ -8,19 +8,9 @@
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
-
-def ask_fn(llm: Any) -> Callable[[str], str]:
-    """``prompt -> text`` for a LangChain LLM/chat model (``invoke``) or a plain callable."""
-    if hasattr(llm, "invoke"):
-        def ask(prompt: str) -> str:
-            out = llm.invoke(prompt)
-            return out if isinstance(out, str) else str(getattr(out, "content", out))
-        return ask
-    if callable(llm):
-        return lambda prompt: str(llm(prompt))
-    raise TypeError(f"not a model: {type(llm).__name__}")
+from common.langchain_chatglm3 import ask_fn  # noqa: F401  (re-exported: chapter 6 scripts import it from here)
 
 
 def llm_from_cfg(cfg: Any, **overrides: Any):

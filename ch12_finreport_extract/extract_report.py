@@ -349,15 +349,13 @@ def _text_label(label: str, by_label: dict) -> str:
 
 # ================================================================================================ the LLM step
 def _as_callable(llm: Any) -> Callable[[str], str]:
-    """A prompt -> text function from a callable, a LangChain chat model / LLM (``invoke``)."""
-    if hasattr(llm, "invoke"):
-        def call(prompt: str) -> str:
-            out = llm.invoke(prompt)
-            return getattr(out, "content", out) if not isinstance(out, str) else out
-        return call
-    if callable(llm):
-        return llm
-    raise TypeError("llm must be a callable prompt -> str or a LangChain model with .invoke")
+    """A prompt -> text function from a callable or a LangChain model (``common.langchain_chatglm3.ask_fn``)."""
+    from common.langchain_chatglm3 import ask_fn
+
+    try:
+        return ask_fn(llm)
+    except TypeError:
+        raise TypeError("llm must be a callable prompt -> str or a LangChain model with .invoke") from None
 
 
 _GROUP_SECTION = {"basic": "公司简介和主要财务指标", "employees": "员工情况", "balance": "合并资产负债表",
@@ -377,7 +375,12 @@ def _llm_fill(rows: list[dict], sections: dict[str, Section], res: _Result, llm:
             continue
         passage = section_text(rows, sec, max_chars=max_chars)
         unit = section_unit(rows, sec) if f.kind == "amount" else 1
-        answer = parse_field_answer(call(build_field_prompt(name, passage, company, year or "")), name)
+        try:
+            reply = call(build_field_prompt(name, passage, company, year or ""))
+        except UserError as err:  # the section does not fit the model's context, the server refused: not found
+            print(f"[llm] {name}: not asked ({err})", file=sys.stderr)
+            continue
+        answer = parse_field_answer(reply, name)
         asked.append(name)
         value = _verified(answer, passage, f, unit)
         if value is not None:
@@ -479,25 +482,20 @@ class Config(ModelArgs, GenerationArgs, ServerArgs):
     max_passage_chars: int = arg(6000, "characters of a section given to the LLM (the 32K model takes ~20000)")
 
 
-def make_llm(cfg: Config) -> Callable[[str], str]:
-    """A prompt -> text function: the OpenAI-compatible server at --base-url, else the model in-process."""
+def make_llm(cfg: Config, quiet: bool = False) -> Callable[[str], str]:
+    """A prompt -> text function: the OpenAI-compatible server at --base-url (through the chapter-4 adapter, so any
+    served model name and the API key work), else the model in-process through ``common.chatglm3.chat`` (which, unlike
+    the adapter, lets a long report section run past a small model's context). At most 64 new tokens: a field value
+    is short."""
     from common.cli import model_from_args, sampling_kwargs
     gen = sampling_kwargs(cfg)
+    max_new = min(cfg.max_new_tokens, 64)
     if cfg.base_url:
-        from openai import OpenAI
-        import os
-        client = OpenAI(base_url=cfg.base_url, api_key=cfg.api_key or os.environ.get("CHATGLM3_API_KEY")
-                        or os.environ.get("OPENAI_API_KEY") or "none")
-
-        def remote(prompt: str) -> str:
-            r = client.chat.completions.create(model="chatglm3-6b", messages=[{"role": "user", "content": prompt}],
-                                               max_tokens=min(cfg.max_new_tokens, 64),
-                                               temperature=cfg.temperature, top_p=cfg.top_p)
-            return r.choices[0].message.content or ""
-        return remote
+        from common.langchain_chatglm3 import ask_fn, llm_from_config
+        return ask_fn(llm_from_config(cfg, max_tokens=max_new))
     from common.chatglm3 import chat
-    model, tok = model_from_args(cfg)
-    gen["max_new_tokens"] = min(cfg.max_new_tokens, 64)
+    model, tok = model_from_args(cfg, quiet=quiet)
+    gen["max_new_tokens"] = max_new
 
     def local(prompt: str) -> str:
         reply, _ = chat(model, tok, prompt, **gen)

@@ -58,9 +58,7 @@ def make_qa(cfg: Config, need_llm: bool, passages_on_demo: bool = False):
     db = ensure_db(cfg.db)
     llm = backend = None
     if need_llm:
-        from langchain_core.messages import HumanMessage
-
-        from common.langchain_chatglm3 import chat_model_from_config, demo_line
+        from common.langchain_chatglm3 import ask_fn, chat_model_from_config, demo_line
 
         chat = chat_model_from_config(cfg, quiet=True)
         if passages_on_demo and chat.uses_demo_model():
@@ -71,8 +69,7 @@ def make_qa(cfg: Config, need_llm: bool, passages_on_demo: bool = False):
         if line:
             print(line)
 
-        def llm(prompt: str) -> str:
-            return str(chat.invoke([HumanMessage(prompt)]).content)
+        llm = ask_fn(chat)
 
         if cfg.solution == 3:
             from ch11_tools.agent import backend_from_args

@@ -145,7 +145,10 @@ def walk(report: str | Path, fields: list[str], llm: Callable[[str], str] | obje
         step.labelled = labelled_lines(step.passage, f)
         step.prompt = build_field_prompt(name, step.passage, company, year)
         start = time.perf_counter()
-        step.raw = call(step.prompt)
+        try:
+            step.raw = call(step.prompt)
+        except UserError as err:  # too long for the model's context, or the server refused: nothing to check
+            step.raw = f"(the model could not be asked: {err})"
         step.seconds = time.perf_counter() - start
         step.parsed = parse_field_answer(step.raw, name)
         step.value = _verified(step.parsed, step.passage, f, step.unit)
@@ -238,32 +241,20 @@ def _display_path(path: Path) -> Path:
 
 
 def make_reply_fn(cfg: Config):
-    """The model as a prompt -> text function: a fixed ``--answer``; the server at --base-url through chapter 12's
-    ``make_llm``; else the model in-process, called exactly like ``make_llm`` does (``common.chatglm3.chat``, at
-    most 64 new tokens) but loaded quietly, so the demo model is announced by this script's one line."""
+    """The model as a prompt -> text function: a fixed ``--answer``, else chapter 12's ``make_llm`` (the server at
+    --base-url, or the model in-process, at most 64 new tokens), loaded quietly so the demo model is announced by
+    this script's one line."""
+    from ch12_finreport_extract.extract_report import make_llm
+    from common.resolve import is_demo_model, resolve_model_path
+
     if cfg.answer:
         print(f"[typed answer] no model: every field gets the reply {cfg.answer!r}")
         return lambda prompt: cfg.answer
-    if cfg.base_url:
-        from ch12_finreport_extract.extract_report import make_llm
-        return make_llm(cfg)
-    import json
-
-    from common.chatglm3 import chat
-    from common.cli import model_from_args, sampling_kwargs
-    from common.resolve import is_demo_model, resolve_model_path
-
-    if is_demo_model(resolve_model_path(cfg.model)):
+    if not cfg.base_url and is_demo_model(resolve_model_path(cfg.model)):
         print("[demo model] its answers are stand-ins (a 7M-parameter model cannot read a report; prompts past its "
               "512-token context are slow): expect every answer to be REJECTED; --model/--base-url for ChatGLM3-6B, "
               "or --answer to type one.")
-    model, tok = model_from_args(cfg, quiet=True)
-    gen = {**sampling_kwargs(cfg), "max_new_tokens": min(cfg.max_new_tokens, 64)}
-
-    def local(prompt: str) -> str:
-        reply, _ = chat(model, tok, prompt, **gen)
-        return reply if isinstance(reply, str) else json.dumps(reply, ensure_ascii=False)
-    return local
+    return make_llm(cfg, quiet=True)
 
 
 def main(cfg: Config, llm: Callable[[str], str] | None = None) -> dict:

@@ -921,6 +921,19 @@ def embeddings_from_config(cfg: Any, **overrides: Any) -> ChatGLM3Embeddings:
     return ChatGLM3Embeddings(**{**_source_kwargs(cfg), **overrides})
 
 
+def ask_fn(model: Any) -> Callable[[str], str]:
+    """``prompt -> text`` for a LangChain LLM / chat model (``invoke``) or a plain ``str -> str`` callable — the one
+    way chapters that only need "ask the model this text" call it (a chat model's tool call comes back as text)."""
+    if hasattr(model, "invoke"):
+        def ask(prompt: str) -> str:
+            out = model.invoke(prompt)
+            return out if isinstance(out, str) else str(getattr(out, "content", out))
+        return ask
+    if callable(model):
+        return lambda prompt: str(model(prompt))
+    raise TypeError(f"not a model: {type(model).__name__} (expected a LangChain model or a prompt -> str callable)")
+
+
 def demo_line(model: _ChatGLM3Params, what: str = "answers") -> str | None:
     """The one line a script prints when its output only stands in for the real model's: None in-process (the
     loader has already printed its demo-model line) and for real weights."""
