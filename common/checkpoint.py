@@ -14,10 +14,12 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import torch
-from transformers import GlmConfig, GlmForCausalLM
+
+if TYPE_CHECKING:  # transformers is imported where a model is built: reading configs and files stays light
+    from transformers import GlmConfig, GlmForCausalLM
 
 WEIGHTS_INDEX_NAMES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
 _LAYER_RE = re.compile(r"^transformer\.encoder\.layers\.(\d+)\.(.+)$")
@@ -82,6 +84,7 @@ def glm_config_from_chatglm(cfg: dict) -> GlmConfig:
     head_dim = cfg.get("kv_channels", hidden // heads)
     rope_theta = 10000.0 * float(cfg.get("rope_ratio", 1.0))
     eos = cfg.get("eos_token_id", 2)
+    from transformers import GlmConfig
     return GlmConfig(
         vocab_size=cfg["padded_vocab_size"],
         hidden_size=hidden,
@@ -270,7 +273,9 @@ def iter_checkpoint_tensors(files: list[Path]) -> Iterator[tuple[str, torch.Tens
             for name in list(sd.keys()):
                 yield name, sd.pop(name)
             del sd
-        gc.collect()
+            # a .bin shard was a whole state dict; safetensors are read tensor by tensor, nothing to collect (a
+            # full collection after torch + transformers are imported costs ~0.4 s: most of the demo model's load)
+            gc.collect()
 
 
 def load_glm_from_official(model_dir: str | os.PathLike, dtype: torch.dtype = torch.float32,
@@ -281,6 +286,7 @@ def load_glm_from_official(model_dir: str | os.PathLike, dtype: torch.dtype = to
 
     ``on_module_ready(model, module_name)`` is called as soon as every parameter of a module has been read (the
     INT8/INT4 loader quantizes each Linear right then, so full-precision weights never pile up)."""
+    from transformers import GlmForCausalLM
     cfg = read_config(model_dir)
     config = glm_config_from_chatglm(cfg)
     config.dtype = dtype
