@@ -13,10 +13,21 @@ are printed only with ``--full-size`` (they are about a 6B model).
 7 safetensors shards + index, ~12.5 GB) to a temporary folder (``--workdir``), then reports load time, peak RSS
 against the checkpoint size (target <= 1.3x), decode ms/token and resident memory per precision (target int4 <=
 0.35x bf16), and the memory-bandwidth bound: bytes of weights read per token / measured copy bandwidth.
+
+``--compare-llamacpp`` (needs ``llama-cpp-python``, see the chapter README) writes the same weights as a GGUF
+(llama.cpp's ``chatglm`` architecture, ``ch02_env/gguf_llamacpp.py``), quantizes it with llama.cpp's quantizer
+(int8 -> Q8_0, int4 -> Q4_0), times llama.cpp with the same threads, prompt and decode steps in its own processes
+(rounds interleaved with ours) and prints one table: both engines per precision and the ratio. The ``matmul floor``
+column is our linear layers alone for one decode step (each called once on a one-token input): the rest of a
+decode step (attention, norms, rotary, cache, Python) is the difference.
+
+    python ch02_env/bench_generate.py --compare-llamacpp --precisions fp32 int8 int4 --repeats 1
+    python ch02_env/bench_generate.py --full-size --compare-llamacpp --precisions bf16 int8 int4 --prompt-len 32
 """
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -25,12 +36,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-
 if __package__ in (None, ""):  # run as a script (`python ch02_env/x.py`): make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common.checkpoint import CHATGLM3_6B_CONFIG  # noqa: E402
 from common.cli import PRECISIONS, ModelArgs, UserError, apply_threads, arg, run  # noqa: E402
 from common.memory import peak_rss_bytes, reset_peak_rss, rss_bytes  # noqa: E402
 
@@ -47,14 +55,23 @@ class Config(ModelArgs):
     full_size: bool = arg(False, "benchmark a random checkpoint with ChatGLM3-6B's shapes (needs ~13 GB disk, "
                                  "16+ GB RAM)")
     layers: int = arg(28, "layers of the --full-size model (28 = real 6B)")
-    workdir: str | None = arg(None, "where --full-size writes its temporary checkpoint")
+    workdir: str | None = arg(None, "where --full-size (and --compare-llamacpp) write their temporary files")
     keep: bool = arg(False, "keep the --full-size checkpoint afterwards")
+    compare_llamacpp: bool = arg(False, "also time llama.cpp (llama-cpp-python) on a GGUF of the same weights at the "
+                                        "same precisions, threads, prompt and decode steps; one table with both")
     worker: bool = arg(False, "==SUPPRESS==")
+    engine: str = arg("torch", "==SUPPRESS==")
+    gguf: str | None = arg(None, "==SUPPRESS==")
+
+LLAMACPP_HINT = ("[hint] llama.cpp is not installed, so only our rows are shown. To compare: "
+                 "CMAKE_ARGS=\"-DGGML_NATIVE=ON\" pip install llama-cpp-python (builds from source, ~20-40 min on 2 "
+                 "cores; see ch02_env/README.md)")
 
 
 # ------------------------------------------------------------------------------------------------ helpers
 def copy_bandwidth(nbytes: int = 1 << 30, repeat: int = 5) -> float:
     """Sustained memory bandwidth in bytes/s measured as a large tensor copy (read + write)."""
+    import torch
     src = torch.empty(nbytes // 2, dtype=torch.bfloat16).fill_(1)
     dst = torch.empty_like(src)
     dst.copy_(src)
@@ -78,6 +95,7 @@ def weight_bytes_per_token(model: torch.nn.Module) -> int:
 
 def write_random_6b(out: Path, cfg: dict, shards: int = 7, seed: int = 0) -> int:
     """Random ChatGLM3-6B-shaped weights in the official layout, written shard by shard (low memory)."""
+    import torch
     from safetensors.torch import save_file
     from common.checkpoint import tokenizer_files
     from common.testing import train_sentencepiece, _TINY_CORPUS
@@ -137,9 +155,43 @@ def write_random_6b(out: Path, cfg: dict, shards: int = 7, seed: int = 0) -> int
 
 
 # ------------------------------------------------------------------------------------------------ worker
-@torch.inference_mode()
+def prompt_ids(prompt_len: int) -> list[int]:
+    """The benchmark's prompt: the same random token ids for every precision and both engines."""
+    import numpy as np
+    return [int(i) for i in np.random.default_rng(0).integers(10, 500, prompt_len)]
+
+
+def matmul_floor_ms(model, repeats: int = 5) -> float:
+    """Milliseconds of the model's linear layers alone for one decode step: every layer (plain, int8, int4, the
+    output layer) called once on a one-token input of its own dtype, nothing else; median of ``repeats``."""
+    import torch
+    layers = [m for m in model.modules() if hasattr(m, "in_features") and not list(m.children())]
+    inputs = []
+    for m in layers:
+        w = getattr(m, "weight", None)
+        dtype = getattr(m, "compute_dtype", None) or (w.dtype if w is not None and w.is_floating_point()
+                                                      else torch.bfloat16)
+        inputs.append(torch.randn(1, 1, m.in_features, dtype=dtype, device=model.device))
+    times = []
+    with torch.inference_mode():
+        for _ in range(repeats + 1):  # the first pass is a warm-up
+            t0 = time.perf_counter()
+            for m, x in zip(layers, inputs):
+                m(x)
+            times.append(time.perf_counter() - t0)
+    times = sorted(times[1:])
+    return times[len(times) // 2] * 1e3
+
+
 def measure(model_dir: str, precision: str, device: str, prompt_len: int, new_tokens: int) -> dict:
     """Load once and time prefill + decode with a KV cache (runs inside the child process)."""
+    import torch
+    with torch.inference_mode():
+        return _measure(model_dir, precision, device, prompt_len, new_tokens)
+
+
+def _measure(model_dir: str, precision: str, device: str, prompt_len: int, new_tokens: int) -> dict:
+    import torch
     from common.chatglm3 import load_model
     base_rss = rss_bytes()  # torch + transformers already imported: the baseline is not the model
     reset_peak_rss()        # the peak from here on is the load's own
@@ -147,11 +199,14 @@ def measure(model_dir: str, precision: str, device: str, prompt_len: int, new_to
     model = load_model(model_dir, precision=precision, device=device, verbose=False)
     load_s = time.perf_counter() - t0
     load_peak = max(peak_rss_bytes() - base_rss, 0)
-    ids = torch.randint(10, 500, (1, prompt_len), generator=torch.Generator().manual_seed(0)).to(model.device)
+    ids = torch.tensor([prompt_ids(prompt_len)], device=model.device)
+    greedy: list[int] = []
 
     def decode(past, nxt, steps: int) -> list[float]:
         times = []
+        greedy.clear()
         for _ in range(steps):
+            greedy.append(int(nxt))
             t0 = time.perf_counter()
             out = model(input_ids=nxt, past_key_values=past, use_cache=True)
             past, nxt = out.past_key_values, out.logits[:, -1:].argmax(-1)
@@ -167,20 +222,67 @@ def measure(model_dir: str, precision: str, device: str, prompt_len: int, new_to
     times = sorted(decode(out.past_key_values, out.logits[:, -1:].argmax(-1), new_tokens))
     decode_s = times[len(times) // 2]  # median step
     resident = rss_bytes() - base_rss  # after decoding every weight page has been touched
-    return {"precision": precision, "load_s": load_s, "load_peak_rss": load_peak, "resident": resident,
+    return {"precision": precision, "engine": "ours", "load_s": load_s, "load_peak_rss": load_peak, "resident": resident,
             "prefill_tok_s": prompt_len / prefill_s, "decode_ms": decode_s * 1e3, "decode_tok_s": 1 / decode_s,
-            "bytes_per_token": weight_bytes_per_token(model), "kept": len(model.load_report["kept"])}
+            "bytes_per_token": weight_bytes_per_token(model), "kept": len(model.load_report["kept"]),
+            "matmul_floor_ms": matmul_floor_ms(model), "greedy": greedy, "threads": torch.get_num_threads()}
 
 
-def run_child(model_dir: str, precision: str, cfg: Config) -> dict:
+def run_child(model_dir: str, precision: str, cfg: Config, gguf: str | None = None, threads: int | None = None
+              ) -> dict:
+    """One measurement in a fresh process: ours, or llama.cpp on ``gguf`` when it is given."""
     cmd = [sys.executable, __file__, "--worker", "--model", model_dir, "--precision", precision,
            "--device", cfg.device, "--prompt-len", str(cfg.prompt_len), "--new-tokens", str(cfg.new_tokens),
-           "--threads", str(cfg.threads)]
+           "--threads", str(cfg.threads if threads is None else threads)]
+    if gguf:
+        cmd += ["--engine", "llamacpp", "--gguf", gguf]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     lines = [l for l in proc.stdout.splitlines() if l.startswith("{")]
     if proc.returncode or not lines:
         return {"precision": precision, "error": (proc.stderr or proc.stdout).strip().splitlines()[-1:]}
     return json.loads(lines[-1])
+
+
+def llamacpp_available() -> bool:
+    import importlib.util
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
+def prepare_ggufs(model_dir: str, precisions: list[str], workdir: Path, threads: int) -> dict[str, dict]:
+    """precision -> {"path", "type", "seconds"}: the model's weights as GGUF files for llama.cpp. Float types are
+    written directly (``gguf`` package); Q8_0 / Q4_0 by llama.cpp's quantizer from a BF16 file (bf16 checkpoints,
+    the bits unchanged) or an F32 file (anything else, exact)."""
+    from ch02_env.gguf_llamacpp import GGUF_TYPE_FOR_PRECISION, quantize_gguf, write_gguf
+    from common.checkpoint import read_config
+
+    files: dict[str, dict] = {}
+    written: dict[str, str] = {}
+
+    def float_file(qtype: str) -> str:
+        if qtype not in written:
+            t0 = time.perf_counter()
+            path = workdir / f"model-{qtype}.gguf"
+            write_gguf(model_dir, path, qtype)
+            written[qtype] = str(path)
+            print(f"  wrote {path.name} ({path.stat().st_size / 1024**2:.0f} MiB) in {time.perf_counter() - t0:.0f} s",
+                  flush=True)
+        return written[qtype]
+
+    source = "BF16" if read_config(model_dir).get("torch_dtype") == "bfloat16" else "F32"
+    for p in precisions:
+        if p not in GGUF_TYPE_FOR_PRECISION:  # nf4: no llama.cpp counterpart
+            continue
+        qtype = GGUF_TYPE_FOR_PRECISION[p]
+        if qtype in ("F32", "F16", "BF16"):
+            files[p] = {"path": float_file(qtype), "type": qtype}
+        else:
+            src = float_file(source)
+            dst = workdir / f"model-{qtype}.gguf"
+            r = quantize_gguf(src, dst, qtype, threads)
+            print(f"  quantized {Path(src).name} -> {dst.name} ({r['bytes'] / 1024**2:.0f} MiB) with llama.cpp in "
+                  f"{r['seconds']:.0f} s", flush=True)
+            files[p] = {"path": str(dst), "type": qtype}
+    return files
 
 
 def median_row(precision: str, runs: list[dict]) -> dict:
@@ -194,6 +296,9 @@ def median_row(precision: str, runs: list[dict]) -> dict:
             values = sorted(r[key] for r in ok)
             row[key] = values[len(values) // 2] if len(values) % 2 else sum(values[len(values) // 2 - 1:
                                                                                    len(values) // 2 + 1]) / 2
+    for key in ("engine", "greedy", "gguf_types", "system_info"):
+        if key in ok[0]:
+            row[key] = ok[0][key]
     row["decode_ms_min"] = min(r["decode_ms"] for r in ok)
     row["decode_ms_max"] = max(r["decode_ms"] for r in ok)
     return row
@@ -207,7 +312,25 @@ def fmt_bytes(n: float) -> str:
     return f"{n / 1024:.0f} KiB"
 
 
+def settings_line(threads: int) -> str:
+    """Threads, library versions and the environment variables that change CPU speed (thread pools, allocator)."""
+    import torch
+    env = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "LD_PRELOAD", "MALLOC_CONF",
+                                       "KMP_AFFINITY", "OMP_PROC_BIND") if os.environ.get(k)}
+    cap = getattr(torch.backends.cpu, "get_cpu_capability", lambda: "?")()
+    return (f"threads {threads}; torch {torch.__version__} (CPU capability {cap}); "
+            f"environment {env or 'default (no thread/allocator variables set)'}")
+
+
 def main(cfg: Config) -> dict:
+    if cfg.worker and cfg.engine == "llamacpp":  # no torch in this process: its memory is llama.cpp's alone
+        from ch02_env.gguf_llamacpp import measure_llamacpp
+        r = measure_llamacpp(cfg.gguf, cfg.prompt_len, cfg.new_tokens, cfg.threads or os.cpu_count() or 1,
+                             prompt_ids(cfg.prompt_len))
+        r["precision"] = cfg.precision
+        print(json.dumps(r))
+        return r
+    import torch
     apply_threads(cfg)
     if cfg.worker:
         r = measure(cfg.model, cfg.precision, cfg.device, cfg.prompt_len, cfg.new_tokens)
@@ -215,11 +338,21 @@ def main(cfg: Config) -> dict:
         return r
     if cfg.repeats < 1:
         raise UserError(f"--repeats must be >= 1, got {cfg.repeats}")
+    compare = cfg.compare_llamacpp and cfg.device in ("cpu", "auto") and not torch.cuda.is_available()
+    if cfg.compare_llamacpp and not compare:
+        raise UserError("--compare-llamacpp compares CPU decoding; run it with --device cpu on a machine without "
+                        "CUDA (or leave out --compare-llamacpp).")
+    if compare and not llamacpp_available():
+        print(LLAMACPP_HINT, flush=True)
+        compare = False
     from common.resolve import resolve_model_path
     tmp = None
     ckpt_bytes = None
+    threads = cfg.threads or torch.get_num_threads()
+    gguf_dir = None
     if cfg.full_size:
         tmp = Path(tempfile.mkdtemp(prefix="chatglm3-6b-random-", dir=cfg.workdir))
+        from common.checkpoint import CHATGLM3_6B_CONFIG
         shape = dict(CHATGLM3_6B_CONFIG, num_layers=cfg.layers)
         print(f"writing a random ChatGLM3-6B-shaped checkpoint ({cfg.layers} layers) to {tmp} ...", flush=True)
         t0 = time.perf_counter()
@@ -229,38 +362,78 @@ def main(cfg: Config) -> dict:
     else:
         model_dir = str(resolve_model_path(cfg.model))
     try:
+        ggufs: dict[str, dict] = {}
+        if compare:
+            gguf_dir = Path(tempfile.mkdtemp(prefix="chatglm3-gguf-", dir=cfg.workdir))
+            print(f"writing the same weights as GGUF files for llama.cpp to {gguf_dir} ...", flush=True)
+            ggufs = prepare_ggufs(model_dir, cfg.precisions, gguf_dir, threads)
         bw = copy_bandwidth()
         runs: dict[str, list[dict]] = {p: [] for p in cfg.precisions}
+        lruns: dict[str, list[dict]] = {p: [] for p in ggufs}
         for round_no in range(1, cfg.repeats + 1):  # 轮流测各精度：别的程序抢 CPU 时不会只拖慢某一个精度
             for p in cfg.precisions:
                 print(f"measuring {p} (round {round_no}/{cfg.repeats}) ...", flush=True)
-                runs[p].append(run_child(model_dir, p, cfg))
+                runs[p].append(run_child(model_dir, p, cfg, threads=threads if compare else None))
+                if p in ggufs:
+                    print(f"measuring llama.cpp {ggufs[p]['type']} (round {round_no}/{cfg.repeats}) ...", flush=True)
+                    lruns[p].append(run_child(model_dir, p, cfg, gguf=ggufs[p]["path"], threads=threads))
         rows = [median_row(p, runs[p]) for p in cfg.precisions]
+        lrows = {p: median_row(p, lruns[p]) for p in ggufs}
     finally:
         if tmp is not None and not cfg.keep:
             shutil.rmtree(tmp, ignore_errors=True)
+        if gguf_dir is not None and not cfg.keep:
+            shutil.rmtree(gguf_dir, ignore_errors=True)
     print(f"\nmodel: {'random ChatGLM3-6B shape' if cfg.full_size else model_dir}; device {cfg.device}; "
-          f"threads {torch.get_num_threads()}; prompt {cfg.prompt_len} tokens; {cfg.new_tokens} decode steps; "
-          f"medians of {cfg.repeats} run(s); copy bandwidth {bw / 1e9:.1f} GB/s")
+          f"prompt {cfg.prompt_len} tokens; {cfg.new_tokens} decode steps; medians of {cfg.repeats} run(s); "
+          f"copy bandwidth {bw / 1e9:.1f} GB/s (measured in this run)")
+    print(settings_line(threads if compare else torch.get_num_threads())
+          + ("; the same threads for llama.cpp" if compare else ""))
+    if compare:
+        from ch02_env.gguf_llamacpp import llama_cpp_version
+        info = next((r.get("system_info") for r in lrows.values() if r.get("system_info")), "")
+        print(f"llama.cpp: llama-cpp-python {llama_cpp_version()}, architecture 'chatglm' GGUF of the same weights "
+              f"(placeholder vocabulary: token ids are fed directly), use_mmap=False, n_batch = prompt; "
+              f"{info}".rstrip("; "))
     if ckpt_bytes:
         print(f"checkpoint size: {ckpt_bytes / 1024**3:.2f} GiB")
-    head = (f"{'precision':>9} {'load s':>7} {'load peak':>10} {'resident':>10} {'prefill tok/s':>13} "
-            f"{'decode ms/tok':>13} {'spread ms':>15} {'decode tok/s':>12} {'bound ms':>9} {'of bound':>8}")
+    head = (f"{'precision':>9} {'engine':<15} {'load s':>7} {'load peak':>10} {'resident':>10} {'prefill tok/s':>13} "
+            f"{'decode ms/tok':>13} {'spread ms':>15} {'decode tok/s':>12} {'matmul floor':>12} {'bound ms':>9} "
+            f"{'of bound':>8}" + (f" {'ours/llama.cpp':>14}" if compare else ""))
     print(head)
     print("-" * len(head))
     by = {}
     for r in rows:
+        p = r["precision"]
         if "error" in r:
-            print(f"{r['precision']:>9} failed: {r['error']}")
+            print(f"{p:>9} {'ours':<15} failed: {r['error']}")
+        else:
+            by[p] = r
+            bound_ms = r["bytes_per_token"] / bw * 1e3
+            r["bound_ms"] = bound_ms
+            r["fraction_of_bound"] = bound_ms / r["decode_ms"]
+            ratio = ""
+            if p in lrows and "error" not in lrows[p]:
+                r["ratio_to_llamacpp"] = r["decode_ms"] / lrows[p]["decode_ms"]
+                ratio = f" {r['ratio_to_llamacpp']:13.2f}x"
+            elif compare:
+                ratio = f" {'-':>14}"
+            print(_table_row(p, "ours", r) + f" {r['matmul_floor_ms']:12.2f} {bound_ms:9.2f} "
+                  f"{r['fraction_of_bound']:8.2f}" + ratio)
+        if p in lrows:
+            lr = lrows[p]
+            name = f"llama.cpp {ggufs[p]['type']}"
+            if "error" in lr:
+                print(f"{p:>9} {name:<15} failed: {lr['error']}")
+            else:
+                print(_table_row(p, name, lr) + f" {'-':>12} {'-':>9} {'-':>8} {'1.00x':>14}")
+    for p, lr in lrows.items():
+        if "error" in lr or p not in by:
             continue
-        by[r["precision"]] = r
-        bound_ms = r["bytes_per_token"] / bw * 1e3
-        r["bound_ms"] = bound_ms
-        r["fraction_of_bound"] = bound_ms / r["decode_ms"]
-        spread = f"{r['decode_ms_min']:.1f}-{r['decode_ms_max']:.1f}"
-        print(f"{r['precision']:>9} {r['load_s']:7.2f} {fmt_bytes(r['load_peak_rss']):>10} "
-              f"{fmt_bytes(r['resident']):>10} {r['prefill_tok_s']:13.1f} {r['decode_ms']:13.2f} {spread:>15} "
-              f"{r['decode_tok_s']:12.1f} {bound_ms:9.2f} {r['fraction_of_bound']:8.2f}")
+        same = sum(a == b for a, b in zip(by[p].get("greedy", []), lr.get("greedy", [])))
+        types = ", ".join(f"{k} x{v}" for k, v in sorted(lr.get("gguf_types", {}).items()))
+        print(f"[{p}] llama.cpp tensor types: {types}; greedy ids the same as ours: {same}/{len(lr.get('greedy', []))}"
+              f" (random or tiny models have near-ties; the float rows should agree)")
     noisy = [p for p, r in by.items() if r["decode_ms_max"] > 1.5 * r["decode_ms_min"]]
     if noisy:
         print(f"[note] decode times of {', '.join(noisy)} varied by more than 1.5x between runs: other programs were "
@@ -280,9 +453,22 @@ def main(cfg: Config) -> dict:
             summary["int4 decode speed / bf16 (target >= 2)"] = b["decode_ms"] / by["int4"]["decode_ms"]
         if "int8" in by:
             summary["int8 decode speed / bf16"] = b["decode_ms"] / by["int8"]["decode_ms"]
+    if cfg.full_size and compare:
+        targets = {"bf16": 1.4, "int8": 1.0, "int4": 1.5}
+        for p, t in targets.items():
+            if p in by and "ratio_to_llamacpp" in by[p]:
+                summary[f"{p} decode ours / llama.cpp (target <= {t})"] = by[p]["ratio_to_llamacpp"]
     for k, v in summary.items():
         print(f"{k}: {v:.2f}")
-    return {"rows": rows, "runs": runs, "bandwidth": bw, "summary": summary, "checkpoint_bytes": ckpt_bytes}
+    return {"rows": rows, "runs": runs, "bandwidth": bw, "summary": summary, "checkpoint_bytes": ckpt_bytes,
+            "llamacpp_rows": lrows, "llamacpp_runs": lruns, "threads": threads}
+
+
+def _table_row(precision: str, engine: str, r: dict) -> str:
+    spread = f"{r['decode_ms_min']:.1f}-{r['decode_ms_max']:.1f}"
+    return (f"{precision:>9} {engine:<15} {r['load_s']:7.2f} {fmt_bytes(r['load_peak_rss']):>10} "
+            f"{fmt_bytes(r['resident']):>10} {r['prefill_tok_s']:13.1f} {r['decode_ms']:13.2f} {spread:>15} "
+            f"{r['decode_tok_s']:12.1f}")
 
 
 if __name__ == "__main__":
