@@ -59,6 +59,8 @@ class Config(ModelArgs):
     keep: bool = arg(False, "keep the --full-size checkpoint afterwards")
     compare_llamacpp: bool = arg(False, "also time llama.cpp (llama-cpp-python) on a GGUF of the same weights at the "
                                         "same precisions, threads, prompt and decode steps; one table with both")
+    quantize_output: bool = arg(False, "int8/int4 rows: quantize the output layer too (opt-in in "
+                                       "common.chatglm3.load_model; by default it stays bf16)")
     worker: bool = arg(False, "==SUPPRESS==")
     engine: str = arg("torch", "==SUPPRESS==")
     gguf: str | None = arg(None, "==SUPPRESS==")
@@ -183,20 +185,23 @@ def matmul_floor_ms(model, repeats: int = 5) -> float:
     return times[len(times) // 2] * 1e3
 
 
-def measure(model_dir: str, precision: str, device: str, prompt_len: int, new_tokens: int) -> dict:
+def measure(model_dir: str, precision: str, device: str, prompt_len: int, new_tokens: int,
+            quantize_output: bool = False) -> dict:
     """Load once and time prefill + decode with a KV cache (runs inside the child process)."""
     import torch
     with torch.inference_mode():
-        return _measure(model_dir, precision, device, prompt_len, new_tokens)
+        return _measure(model_dir, precision, device, prompt_len, new_tokens, quantize_output)
 
 
-def _measure(model_dir: str, precision: str, device: str, prompt_len: int, new_tokens: int) -> dict:
+def _measure(model_dir: str, precision: str, device: str, prompt_len: int, new_tokens: int,
+             quantize_output: bool = False) -> dict:
     import torch
     from common.chatglm3 import load_model
     base_rss = rss_bytes()  # torch + transformers already imported: the baseline is not the model
     reset_peak_rss()        # the peak from here on is the load's own
     t0 = time.perf_counter()
-    model = load_model(model_dir, precision=precision, device=device, verbose=False)
+    model = load_model(model_dir, precision=precision, device=device, verbose=False,
+                       quantize_output=quantize_output and precision in ("int8", "int4"))
     load_s = time.perf_counter() - t0
     load_peak = max(peak_rss_bytes() - base_rss, 0)
     ids = torch.tensor([prompt_ids(prompt_len)], device=model.device)
@@ -236,6 +241,8 @@ def run_child(model_dir: str, precision: str, cfg: Config, gguf: str | None = No
            "--threads", str(cfg.threads if threads is None else threads)]
     if gguf:
         cmd += ["--engine", "llamacpp", "--gguf", gguf]
+    elif cfg.quantize_output:
+        cmd += ["--quantize-output"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     lines = [l for l in proc.stdout.splitlines() if l.startswith("{")]
     if proc.returncode or not lines:
@@ -333,7 +340,7 @@ def main(cfg: Config) -> dict:
     import torch
     apply_threads(cfg)
     if cfg.worker:
-        r = measure(cfg.model, cfg.precision, cfg.device, cfg.prompt_len, cfg.new_tokens)
+        r = measure(cfg.model, cfg.precision, cfg.device, cfg.prompt_len, cfg.new_tokens, cfg.quantize_output)
         print(json.dumps(r))
         return r
     if cfg.repeats < 1:
@@ -386,7 +393,8 @@ def main(cfg: Config) -> dict:
             shutil.rmtree(gguf_dir, ignore_errors=True)
     print(f"\nmodel: {'random ChatGLM3-6B shape' if cfg.full_size else model_dir}; device {cfg.device}; "
           f"prompt {cfg.prompt_len} tokens; {cfg.new_tokens} decode steps; medians of {cfg.repeats} run(s); "
-          f"copy bandwidth {bw / 1e9:.1f} GB/s (measured in this run)")
+          f"copy bandwidth {bw / 1e9:.1f} GB/s (measured in this run)"
+          + ("; int8/int4: output layer quantized too (--quantize-output)" if cfg.quantize_output else ""))
     print(settings_line(threads if compare else torch.get_num_threads())
           + ("; the same threads for llama.cpp" if compare else ""))
     if compare:

@@ -64,7 +64,8 @@ def pick_device(device: str = "auto") -> torch.device:
 
 
 def load_model(path: str | os.PathLike | None = None, precision: str = "fp32", device: str = "cpu",
-               verbose: bool = True, compute_dtype: torch.dtype | None = None) -> GlmForCausalLM:
+               verbose: bool = True, compute_dtype: torch.dtype | None = None,
+               quantize_output: bool = False) -> GlmForCausalLM:
     """A ``GlmForCausalLM`` (eval mode) for an official ChatGLM3 folder or a native GLM folder.
 
     ``precision``: fp32 | bf16 | fp16 | int8 | int4. ``device``: auto | cpu | cuda | mps. With several CUDA GPUs and
@@ -73,6 +74,10 @@ def load_model(path: str | os.PathLike | None = None, precision: str = "fp32", d
     device (the QLoRA base; ``compute_dtype``: what its matmuls run in, default bf16 on CUDA, fp32 on CPU). Each
     linear layer is quantized as soon as it is read, so the full-precision weights are never all in memory.
     ``model.load_report`` says what was quantized.
+
+    The output layer (``lm_head``, vocabulary x hidden: ChatGLM3-6B's biggest matrix) stays bf16 by default;
+    ``quantize_output=True`` (CPU int8/int4 only, opt-in) quantizes it too: a faster decode step, logits within the
+    tolerance ``tests/test_common_quant_output.py`` states.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
@@ -80,6 +85,9 @@ def load_model(path: str | os.PathLike | None = None, precision: str = "fp32", d
     dev = pick_device(device)
     multi_gpu = device == "auto" and dev.type == "cuda" and torch.cuda.device_count() > 1
     quantized = precision in ("int8", "int4", "nf4")
+    if quantize_output and not (precision in ("int8", "int4") and dev.type == "cpu"):
+        raise ValueError("quantize_output is for --precision int8/int4 on CPU (PyTorch's weight-only kernels); "
+                         f"not {precision} on {dev.type}")
     if precision == "fp16" and dev.type == "cpu" and verbose:
         print("[note] fp16 on CPU is slow on most processors; bf16 or int8/int4 are the CPU choices.",
               file=sys.stderr)
@@ -90,14 +98,15 @@ def load_model(path: str | os.PathLike | None = None, precision: str = "fp32", d
                               "quantized": [], "kept": []}
     cfg = read_config(model_dir)
     if is_official_config(cfg):
-        hook = _QuantizeWhenReady(precision, dev, report, compute_dtype) if quantized else None
+        hook = _QuantizeWhenReady(precision, dev, report, compute_dtype, quantize_output) if quantized else None
         model = load_glm_from_official(model_dir, dtype=dtype, device=load_device,
                                        on_module_ready=hook)
     elif cfg.get("model_type") == "glm":
         model = GlmForCausalLM.from_pretrained(model_dir, dtype=dtype, device_map=None if multi_gpu else load_device)
         if quantized:
             from .quant import quantize_linears
-            r = quantize_linears(model, precision, dev, compute_dtype=compute_dtype)
+            r = quantize_linears(model, precision, dev, compute_dtype=compute_dtype,
+                                 skip=() if quantize_output else ("lm_head",))
             report["quantized"], report["kept"] = r["quantized"], r["kept"]
     else:
         raise ValueError(f"{model_dir}/config.json has model_type={cfg.get('model_type')!r}; expected 'chatglm' "
@@ -127,18 +136,21 @@ class _QuantizeWhenReady:
     """Quantize each Linear as soon as the loader has filled its weight (and bias): the model never holds all
     the full-precision weights at once."""
 
-    def __init__(self, precision: str, device: torch.device, report: dict, compute_dtype: torch.dtype | None = None):
+    def __init__(self, precision: str, device: torch.device, report: dict, compute_dtype: torch.dtype | None = None,
+                 quantize_output: bool = False):
         self.precision, self.device, self.report, self.compute_dtype = precision, device, report, compute_dtype
+        self.quantize_output = quantize_output
 
     def __call__(self, model: torch.nn.Module, module_name: str) -> None:
         from .quant import quantize_linears, replace_module
         module = model.get_submodule(module_name)
-        if not isinstance(module, torch.nn.Linear) or module_name.endswith("lm_head"):
+        is_output = module_name.endswith("lm_head")
+        if not isinstance(module, torch.nn.Linear) or (is_output and not self.quantize_output):
             return
         attr = module_name.rpartition(".")[2]
         holder = torch.nn.Module()
         holder.add_module(attr, module)
-        r = quantize_linears(holder, self.precision, self.device, compute_dtype=self.compute_dtype)
+        r = quantize_linears(holder, self.precision, self.device, compute_dtype=self.compute_dtype, skip=())
         replace_module(model, module_name, getattr(holder, attr))
         self.report["quantized"] += [module_name for _ in r["quantized"]]
         self.report["kept"] += [module_name for _ in r["kept"]]
@@ -156,13 +168,14 @@ def _set_generation_defaults(model: GlmForCausalLM, model_dir: Path) -> None:
 
 def load_model_and_tokenizer(path: str | os.PathLike | None = None, precision: str = "fp32", device: str = "cpu",
                              quiet: bool = False, compute_dtype: torch.dtype | None = None,
-                             ) -> tuple[GlmForCausalLM, ChatGLM3Tokenizer]:
+                             quantize_output: bool = False) -> tuple[GlmForCausalLM, ChatGLM3Tokenizer]:
     """Both at once, printing the one-line demo-model notice when it is the built-in demo model."""
     model_dir = resolve_model_path(path)
     notice = demo_notice(model_dir)
     if notice and not quiet:
         print(notice, file=sys.stderr)
-    return (load_model(model_dir, precision, device, verbose=not quiet, compute_dtype=compute_dtype),
+    return (load_model(model_dir, precision, device, verbose=not quiet, compute_dtype=compute_dtype,
+                       quantize_output=quantize_output),
             load_chatglm3_tokenizer(model_dir))
 
 

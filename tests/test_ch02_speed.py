@@ -1,4 +1,4 @@
-"""Chapter 2, issue "CPU decoding as fast as llama.cpp": the GGUF writer, the llama.cpp comparison, hello's stream."""
+"""Chapter 2, CPU speed: the GGUF writer, the llama.cpp comparison, hello's streamed answer, quant_accuracy."""
 from __future__ import annotations
 
 import importlib.util
@@ -105,3 +105,11 @@ def test_hello_prints_the_stream_as_the_final_text(monkeypatch, capsys):
                         lambda *a, **k: iter([("好", []), ({"name": "get_weather", "parameters": {}}, [])]))
     response, _, _ = mod.stream_answer(None, None, "hi", {})
     assert capsys.readouterr().out == "ChatGLM3: 好\nChatGLM3: {'name': 'get_weather', 'parameters': {}}\n"
+
+
+def test_quant_accuracy_table(tiny_ckpt, capsys):
+    mod = load_script("ch02_env/quant_accuracy.py")
+    res = mod.main(mod.Config(model=str(tiny_ckpt), precisions=["int8"], new_tokens=4, threads=1))
+    assert [(r["precision"], r["quantize_output"]) for r in res["rows"]] == [("int8", False), ("int8", True)]
+    assert all(r["perplexity"] > 0 and 0.99 < r["min_cosine"] <= 1.0 + 1e-6 for r in res["rows"]), res["rows"]
+    assert "int8 + output layer" in capsys.readouterr().out
