@@ -140,6 +140,8 @@ def write_gguf(model_dir: str | Path, out: str | Path, qtype: str = "F32") -> di
     w.add_block_count(cfg["num_layers"])
     w.add_head_count(heads)
     w.add_head_count_kv(kv_heads)
+    w.add_key_length(head_dim)
+    w.add_value_length(head_dim)
     w.add_layer_norm_rms_eps(cfg.get("layernorm_epsilon", 1e-5))
     w.add_rope_dimension_count(head_dim // 2)      # ChatGLM3 rotates half of each head
     w.add_rope_freq_base(10000.0 * float(cfg.get("rope_ratio", 1.0)))
@@ -199,6 +201,7 @@ def gguf_tensor_types(path: str | Path) -> dict[str, str]:
 def quantize_gguf(src: str | Path, dst: str | Path, qtype: str, threads: int = 0) -> dict:
     """``src`` (F32/BF16 GGUF) -> ``dst`` in ``qtype`` with llama.cpp's own quantizer (``llama_model_quantize``,
     llama.cpp's default choices: e.g. Q4_0 keeps ``output.weight`` in Q6_K — :func:`gguf_tensor_types` says)."""
+    import ctypes
     import llama_cpp
 
     ftype = {"Q8_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0, "Q4_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_0,
@@ -207,7 +210,7 @@ def quantize_gguf(src: str | Path, dst: str | Path, qtype: str, threads: int = 0
     params.ftype = ftype
     params.nthread = threads
     t0 = time.perf_counter()
-    rc = llama_cpp.llama_model_quantize(str(src).encode(), str(dst).encode(), params)
+    rc = llama_cpp.llama_model_quantize(str(src).encode(), str(dst).encode(), ctypes.byref(params))
     if rc != 0:
         raise RuntimeError(f"llama_model_quantize {src} -> {qtype} failed (code {rc})")
     return {"path": str(dst), "seconds": time.perf_counter() - t0, "bytes": Path(dst).stat().st_size}
@@ -241,9 +244,13 @@ def measure_llamacpp(gguf_path: str | Path, prompt_len: int, new_tokens: int, th
     load_s = time.perf_counter() - t0
     load_peak = max(peak_rss_bytes() - base_rss, 0)
 
+    n_vocab = llm.n_vocab()
+
     def step(tokens: list[int]) -> int:
+        """Evaluate ``tokens``; the greedy next token (argmax of the last position's logits, as ours)."""
         llm.eval(tokens)
-        return int(np.argmax(llm.scores[llm.n_tokens - 1]))
+        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1), shape=(n_vocab,))
+        return int(np.argmax(logits))
 
     def decode(nxt: int, steps: int) -> tuple[list[float], list[int]]:
         times, out = [], []
