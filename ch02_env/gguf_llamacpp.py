@@ -200,12 +200,17 @@ def gguf_tensor_types(path: str | Path) -> dict[str, str]:
 
 def quantize_gguf(src: str | Path, dst: str | Path, qtype: str, threads: int = 0) -> dict:
     """``src`` (F32/BF16 GGUF) -> ``dst`` in ``qtype`` with llama.cpp's own quantizer (``llama_model_quantize``,
-    llama.cpp's default choices: e.g. Q4_0 keeps ``output.weight`` in Q6_K — :func:`gguf_tensor_types` says)."""
+    llama.cpp's default choices: under Q4_0 ``output.weight`` gets Q6_K when the hidden size allows —
+    :func:`gguf_tensor_types` says)."""
     import ctypes
+    import logging
+
     import llama_cpp
 
     ftype = {"Q8_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0, "Q4_0": llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_0,
              "F16": llama_cpp.LLAMA_FTYPE_MOSTLY_F16, "BF16": llama_cpp.LLAMA_FTYPE_MOSTLY_BF16}[qtype]
+    logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)  # llama.cpp logs every tensor it quantizes
+    llama_cpp.llama_backend_init()
     params = llama_cpp.llama_model_quantize_default_params()
     params.ftype = ftype
     params.nthread = threads

@@ -113,3 +113,11 @@ def test_quant_accuracy_table(tiny_ckpt, capsys):
     assert [(r["precision"], r["quantize_output"]) for r in res["rows"]] == [("int8", False), ("int8", True)]
     assert all(r["perplexity"] > 0 and 0.99 < r["min_cosine"] <= 1.0 + 1e-6 for r in res["rows"]), res["rows"]
     assert "int8 + output layer" in capsys.readouterr().out
+
+
+def test_hello_timing_line(tiny_ckpt, capsys):
+    mod = load_script("ch02_env/hello_chatglm3.py")
+    res = mod.main(mod.Config(model=str(tiny_ckpt), max_new_tokens=4, temperature=0.0, timing=True))
+    t = res["timing"]
+    assert 0 <= t["first_token_s"] <= t["generate_s"] and t["to_first_token_s"] > t["load_s"]
+    assert "[timing]" in capsys.readouterr().out
