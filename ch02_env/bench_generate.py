@@ -65,6 +65,7 @@ class Config(ModelArgs):
     engine: str = arg("torch", "==SUPPRESS==")
     gguf: str | None = arg(None, "==SUPPRESS==")
 
+
 LLAMACPP_HINT = ("[hint] llama.cpp is not installed, so only our rows are shown. To compare: "
                  "CMAKE_ARGS=\"-DGGML_NATIVE=ON\" pip install llama-cpp-python (builds from source, ~20-40 min on 2 "
                  "cores; see ch02_env/README.md)")
@@ -194,6 +195,8 @@ def matmul_floor_ms(model, repeats: int = 5) -> float:
             t0 = time.perf_counter()
             for m, x in zip(layers, inputs):
                 m(x)
+            if model.device.type == "cuda":
+                torch.cuda.synchronize()
             times.append(time.perf_counter() - t0)
     times = sorted(times[1:])
     return times[len(times) // 2] * 1e3
