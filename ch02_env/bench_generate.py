@@ -453,7 +453,7 @@ def main(cfg: Config) -> dict:
             if "error" in lr:
                 print(f"{p:>9} {name:<15} failed: {lr['error']}")
             else:
-                print(_table_row(p, name, lr) + f" {'-':>12} {'-':>9} {'-':>8} {'1.00x':>14}")
+                print(_table_row(p, name, lr) + f" {'-':>12} {'-':>9} {'-':>8} {'-':>14}")
     for p, lr in lrows.items():
         if "error" in lr or p not in by:
             continue
