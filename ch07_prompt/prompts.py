@@ -10,7 +10,9 @@ INPUT_QUESTION = "用一句话介绍{topic}。"
 
 # ---------------------------------------------------------------- 7.1.2 output formats
 LIST_PROMPT = "列出五种{subject}。\n{format_instructions}"
-EXTRACT_PROMPT = "从下面的句子中抽取人名、城市和年份。\n{format_instructions}\n\n句子：{text}\n"
+# 任意字段的抽取提示（演示模型按它学习抽取）；EXTRACT_PROMPT 是它的“人名、城市和年份”版本
+EXTRACT_FIELDS_PROMPT = "从下面的句子中抽取{fields}。\n{format_instructions}\n\n句子：{text}\n"
+EXTRACT_PROMPT = EXTRACT_FIELDS_PROMPT.replace("{fields}", "人名、城市和年份")
 STRUCTURED_PROMPT = "回答用户的问题，并给出答案的来源网址。\n{format_instructions}\n\n问题：{question}\n"
 # 字段说明（中文名，给 ResponseSchema / Pydantic 的 description 用）
 EXTRACT_FIELDS = {"name": "句子中提到的人名", "city": "句子中提到的城市", "year": "句子中提到的年份（整数）"}

@@ -182,7 +182,9 @@ def test_tiny_build_end_to_end(tmp_path):
         char_pool_size=500, sft_records=300, tool_share=0.85, short_share=0.7, real_city_share=0.15,
         copy_tasks=500, copy_steps=2, copy_batch_size=8, copy_lr=2e-3, hidden_size=64, num_layers=1, head_dim=16,
         kv_groups=2, tie_embeddings=True, ffn_hidden_size=128, seq_length=256, batch_size=4, pretrain_steps=2,
-        pretrain_seq_len=32, lr=2e-3, sft_steps=2, sft_lr=2e-3, sft_copy_mix=50, resume=False, evaluate=False, progress=False)
+        pretrain_seq_len=32, lr=2e-3, sft_steps=2, sft_lr=2e-3, sft_copy_mix=50, skills_records=40, skills_replay=20, skills_copy_mix=10,
+        skills_steps=2, skills_batch_size=4, skills_lr=1e-3, skills_dtype="bf16", skills_seq_length=1024, from_v2="",
+        resume=False, evaluate=False, progress=False)
     results = build.main(build.Config(**parser_defaults))
     assert results["parameters"] < 2_000_000 and results["size_bytes"] < 3 * 2**20
     model, tok = load_model(tmp_path / "demo"), load_tokenizer(tmp_path / "demo")
@@ -192,4 +194,9 @@ def test_tiny_build_end_to_end(tmp_path):
     sd = load_file(str(tmp_path / "demo" / "model.safetensors"))
     assert sd["transformer.output_layer.weight"].equal(sd["transformer.embedding.word_embeddings.weight"])
     work = REPO_ROOT / "outputs" / "demo_model" / "pytest-tiny-build"
-    assert {"pretrain", "copy", "sft"} <= {p.name for p in work.iterdir()}
+    assert {"pretrain", "copy", "sft", "skills", "v2"} <= {p.name for p in work.iterdir()}
+    # the skills stage started from the exported v2 model and the export records the prompts it was trained on
+    import skills
+    stored = json.loads((tmp_path / "demo" / skills.PROMPTS_FILE).read_text(encoding="utf-8"))
+    assert stored == skills.prompt_fingerprints()
+    assert json.loads((tmp_path / "demo" / "config.json").read_text())["seq_length"] == 1024

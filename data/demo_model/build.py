@@ -181,6 +181,89 @@ def dialogue_texts(records: list[dict]) -> list[str]:
     return out
 
 
+def skills_probe(tok, char_pool: str, texts: list[str], per_skill: int = 24):
+    """A callback for the skills stage: every ``every`` steps, per skill, the share of held-out-A cases whose whole
+    reply is the greedy choice at every position (teacher-forced; the real evaluation generates)."""
+    import torch
+
+    from skills import SKILLS, make_skill_cases
+
+    cases = make_skill_cases("A", char_pool, texts, n=per_skill)
+    rows: dict[str, list] = {}
+    for kind in SKILLS:
+        for c in cases[kind][:per_skill]:
+            if kind == "tool":
+                hist = [{"role": "system", "content": TOOL_SYSTEM_PROMPT_LAZY(), "tools": c["tools"]}]
+                query = c["query"]
+                if c["name"] is None:
+                    from skills import NO_TOOL_REPLY
+                    meta, content = "", NO_TOOL_REPLY
+                else:
+                    from common.sft import tool_call_content
+                    meta, content = c["name"], tool_call_content(c["parameters"])
+            else:
+                hist = [{"role": "system", "content": c["system"]}] if c.get("system") else []
+                query, meta = c["prompt"], ""
+                content = skill_target(c)
+            prompt = tok.build_chat_ids(query, hist)
+            target = tok.build_single_message("assistant", meta, content)[1:]
+            rows.setdefault(kind, []).append((prompt, target))
+    history: list[tuple[int, dict]] = []
+
+    def probe(trainer, every: int = 200) -> None:
+        if trainer.step % every:
+            return
+        model = trainer.model
+        model.eval()
+        scores = {}
+        with torch.no_grad():
+            for kind, rs in rows.items():
+                ok = 0
+                for p, t in rs:
+                    ids = torch.tensor([p + t])
+                    pred = model(input_ids=ids).logits[0, len(p) - 1:len(p) + len(t) - 1].argmax(-1).tolist()
+                    ok += pred == t
+                scores[kind] = f"{ok}/{len(rs)}"
+        model.train()
+        history.append((trainer.step, scores))
+        print(f"[skills-probe] step {trainer.step}: " + " ".join(f"{k} {v}" for k, v in scores.items()), flush=True)
+
+    probe.history = history
+    return probe
+
+
+def TOOL_SYSTEM_PROMPT_LAZY() -> str:
+    from common.prompts import TOOL_SYSTEM_PROMPT
+
+    return TOOL_SYSTEM_PROMPT
+
+
+def skill_target(case: dict) -> str:
+    """The trained reply of a non-tool skill case (what ``skills.py`` puts in the assistant message)."""
+    from ch06_rag.prompts import NO_ANSWER
+
+    if case["kind"] == "qa":
+        return f"{case['value']}[{case['cite']}]" if case["cite"] else NO_ANSWER
+    if case["kind"] == "triples":
+        return json.dumps(case["gold"], ensure_ascii=False)
+    if case["kind"] == "fields":
+        body = json.dumps(case["gold"], ensure_ascii=False)
+        return f"```json\n{body}\n```" if case["structured"] else body
+    return f"```text\n{case['expression']}\n```"
+
+
+def load_tied(cfg, model_dir: Path, vocab_size: int):
+    """The exported (fp16) model of ``model_dir`` as a float32, tied ``GlmForCausalLM`` ready to train on."""
+    from common.checkpoint import load_glm_from_official
+
+    src = load_glm_from_official(model_dir)
+    model = make_model(cfg, vocab_size, seq_length=cfg.skills_seq_length)
+    sd = {k: v for k, v in src.state_dict().items() if k != "lm_head.weight"}
+    missing, unexpected = model.load_state_dict(sd, strict=False)
+    assert not unexpected and set(missing) <= {"lm_head.weight"}, (missing, unexpected)
+    return model
+
+
 @dataclass
 class Config:
     out: str = arg("", "output model folder (default: data/models/chatglm3-demo)")
@@ -214,6 +297,17 @@ class Config:
     sft_steps: int = arg(4000, "SFT steps")
     sft_lr: float = arg(1e-3, "peak learning rate of SFT")
     sft_copy_mix: int = arg(20000, "copy tasks mixed into the SFT examples")
+    skills_records: int = arg(60000, "generated skill dialogues (any declared tool, grounded QA, JSON, math)")
+    skills_replay: int = arg(20000, "stage-5 dialogues replayed in the skills stage (nothing it could do gets worse)")
+    skills_copy_mix: int = arg(5000, "copy tasks mixed into the skills stage")
+    skills_steps: int = arg(2800, "skills-stage steps")
+    skills_batch_size: int = arg(16, "sequences per skills-stage step")
+    skills_lr: float = arg(1e-3, "peak learning rate of the skills stage")
+    skills_dtype: str = arg("bf16", "autocast dtype of the skills stage (bf16: ~1.8x faster on an AVX-512 CPU than "
+                                    "fp32 for these long prompts; master weights stay fp32)", choices=["fp32", "bf16"])
+    skills_seq_length: int = arg(1024, "longest skills example (tokens); the exported config seq_length")
+    from_v2: str = arg("", "skip stages 1-5 and start the skills stage from this v2 model folder (the fp16 export "
+                           "of stage 5, byte-identical to what stages 1-5 write; for recipe work)")
     resume: bool = arg(False, "continue stages from their checkpoints in outputs/")
     evaluate: bool = arg(True, "run the held-out evaluation at the end (--no-evaluate skips it)")
     progress: bool = arg(True, "tqdm progress bars (--no-progress: none)")
@@ -239,7 +333,7 @@ def run_stage(name: str, model, data, val, work: Path, cfg: Config, train: dict,
     return result
 
 
-def make_model(cfg: Config, vocab_size: int):
+def make_model(cfg: Config, vocab_size: int, seq_length: int | None = None):
     import torch
     from transformers import GlmConfig, GlmForCausalLM
 
@@ -247,7 +341,7 @@ def make_model(cfg: Config, vocab_size: int):
                      intermediate_size=cfg.ffn_hidden_size, num_hidden_layers=cfg.num_layers,
                      num_attention_heads=cfg.hidden_size // cfg.head_dim, num_key_value_heads=cfg.kv_groups,
                      head_dim=cfg.head_dim, partial_rotary_factor=0.5, attention_bias=True, rms_norm_eps=1e-5,
-                     max_position_embeddings=cfg.seq_length, pad_token_id=0, eos_token_id=2, bos_token_id=1,
+                     max_position_embeddings=seq_length or cfg.seq_length, pad_token_id=0, eos_token_id=2, bos_token_id=1,
                      tie_word_embeddings=cfg.tie_embeddings)
     conf._attn_implementation = "eager"      # faster than sdpa for these short sequences on CPU (training only)
     torch.manual_seed(cfg.seed)
@@ -292,62 +386,104 @@ def main(cfg: Config | None = None) -> dict:
                                          encoding="utf-8")
     stage("corpora", t0)
 
-    # 2. tokenizer -------------------------------------------------------------------------------------------------
-    t0 = time.time()
-    # city names only add their characters to the vocabulary (CJK merges are pruned)
-    tok_texts = texts + faq * 5 + dialogue_texts(records[:3000]) + [" ".join(CHINA_CITIES + WORLD_CITIES)]
-    tok_stats = train_demo_tokenizer(work / "tokenizer.model", tok_texts, vocab_size=cfg.sp_vocab, seed=cfg.seed)
-    tok = ChatGLM3Tokenizer(str(work / "tokenizer.model"))
-    print(f"[build] tokenizer: {tok_stats['pieces_kept']} pieces (+9 special tokens)")
-    stage("tokenizer", t0)
+    results: dict = {}
+    if not cfg.from_v2:
+        # 2. tokenizer -------------------------------------------------------------------------------------------------
+        t0 = time.time()
+        # city names only add their characters to the vocabulary (CJK merges are pruned)
+        tok_texts = texts + faq * 5 + dialogue_texts(records[:3000]) + [" ".join(CHINA_CITIES + WORLD_CITIES)]
+        tok_stats = train_demo_tokenizer(work / "tokenizer.model", tok_texts, vocab_size=cfg.sp_vocab, seed=cfg.seed)
+        tok = ChatGLM3Tokenizer(str(work / "tokenizer.model"))
+        print(f"[build] tokenizer: {tok_stats['pieces_kept']} pieces (+9 special tokens)")
+        stage("tokenizer", t0)
 
-    # 3. copy stage, from scratch: short copy tasks, loss only on the copied part (chapter-9 trainer) ----------
+        # 3. copy stage, from scratch: short copy tasks, loss only on the copied part (chapter-9 trainer) ----------
+        t0 = time.time()
+        model = make_model(cfg, len(tok))
+        n_params = sum(p.numel() for p in model.parameters())
+        print(f"[build] model: {n_params / 1e6:.2f} M parameters")
+        copy_set = copy_examples(copies, tok.sp, tok.eos_token_id)
+        cp = run_stage("copy", model, SFTBatches(copy_set, cfg.copy_batch_size, cfg.seed), None, work, cfg,
+                       dict(max_steps=cfg.copy_steps, batch_size=cfg.copy_batch_size, lr=cfg.copy_lr,
+                            min_lr=cfg.copy_lr / 10, weight_decay=0.0, checkpoints=2),
+                       loss_fn=sparse_lm_loss, callbacks=[copy_probe(tok, pool, wide)])
+        print(f"[build] copy stage: {len(copy_set)} tasks, final loss {cp['train_loss'][-1][1]:.3f}")
+        stage("copy", t0)
+
+        # 4. pretraining on the texts (chapter-9 trainer, next-token loss on packed windows) --------------------------
+        t0 = time.time()
+        rng = random.Random(cfg.seed)
+        docs = texts + faq * 20 + copies[:cfg.copy_tasks // 8]   # some copy tasks keep the copy circuit in use
+        rng.shuffle(docs)
+        n_val = 50
+        stream: list[int] = []
+        for ids in tok.sp.encode(docs[n_val:]):
+            stream += ids + [tok.eos_token_id]
+        val: list[int] = []
+        for ids in tok.sp.encode(docs[:n_val]):
+            val += ids + [tok.eos_token_id]
+        pre = run_stage("pretrain", model, stream, val, work, cfg,
+                        dict(max_steps=cfg.pretrain_steps, batch_size=cfg.batch_size, seq_len=cfg.pretrain_seq_len,
+                             lr=cfg.lr, min_lr=cfg.lr / 10, weight_decay=0.1, checkpoints=2,
+                             eval_every=max(1, cfg.pretrain_steps // 4), eval_batches=2))
+        print(f"[build] pretraining: {len(stream)} tokens, final loss {pre['train_loss'][-1][1]:.3f}")
+        stage("pretrain", t0)
+
+        # 5. SFT (chapter-9 trainer, common.sft encoding) --------------------------------------------------------------
+        t0 = time.time()
+        examples, stats = load_sft_examples(records, tok, max_length=cfg.seq_length)
+        print(f"[build] SFT: {stats.summary() if hasattr(stats, 'summary') else stats}")
+        probe = heldout_probe(tok)
+        # copy tasks stay in the mix (a share of the batches) so SFT does not wear the copy circuit down
+        mixed = examples + copy_set[:cfg.sft_copy_mix]
+        sft = run_stage("sft", model, SFTBatches(mixed, cfg.batch_size, cfg.seed), None, work, cfg,
+                        dict(max_steps=cfg.sft_steps, batch_size=cfg.batch_size, lr=cfg.sft_lr, min_lr=cfg.sft_lr / 20,
+                             weight_decay=0.0, checkpoints=4),
+                        loss_fn=sparse_lm_loss, callbacks=[probe])
+        avg_len = sum(len(e["input_ids"]) for e in examples) / len(examples)
+        print(f"[build] SFT: {len(examples)} dialogues ({avg_len:.0f} tokens on average) + {len(mixed) - len(examples)} "
+              f"copy tasks, final loss {sft['train_loss'][-1][1]:.3f}")
+        stage("sft", t0)
+
+        # the v2 model (stages 1-5), exported as the committed v2 model was: the skills stage starts from these bytes
+        t0 = time.time()
+        model.eval()
+        v2_dir = work / "v2"
+        shutil.rmtree(v2_dir, ignore_errors=True)
+        save_official_checkpoint(model, v2_dir, tokenizer=tok, dtype=torch.float16, seq_length=cfg.seq_length)
+        stage("export-v2", t0)
+        results.update({"copy_loss": cp["train_loss"][-1][1], "pretrain_loss": pre["train_loss"][-1][1],
+                        "sft_loss": sft["train_loss"][-1][1], "sft_examples": len(examples), "probe": probe.history})
+    else:
+        v2_dir = Path(cfg.from_v2)
+
+    # 6. skills stage: any declared tool, grounded QA, JSON extraction, math (skills.py, the chapters' prompts) ---
     t0 = time.time()
-    model = make_model(cfg, len(tok))
+    from skills import make_skill_records
+
+    tok = ChatGLM3Tokenizer(str(v2_dir / "tokenizer.model"))
+    model = load_tied(cfg, v2_dir, len(tok))
     n_params = sum(p.numel() for p in model.parameters())
-    print(f"[build] model: {n_params / 1e6:.2f} M parameters")
-    copy_set = copy_examples(copies, tok.sp, tok.eos_token_id)
-    cp = run_stage("copy", model, SFTBatches(copy_set, cfg.copy_batch_size, cfg.seed), None, work, cfg,
-                   dict(max_steps=cfg.copy_steps, batch_size=cfg.copy_batch_size, lr=cfg.copy_lr,
-                        min_lr=cfg.copy_lr / 10, weight_decay=0.0, checkpoints=2),
-                   loss_fn=sparse_lm_loss, callbacks=[copy_probe(tok, pool, wide)])
-    print(f"[build] copy stage: {len(copy_set)} tasks, final loss {cp['train_loss'][-1][1]:.3f}")
-    stage("copy", t0)
-
-    # 4. pretraining on the texts (chapter-9 trainer, next-token loss on packed windows) --------------------------
-    t0 = time.time()
-    rng = random.Random(cfg.seed)
-    docs = texts + faq * 20 + copies[:cfg.copy_tasks // 8]   # some copy tasks keep the copy circuit in use
-    rng.shuffle(docs)
-    n_val = 50
-    stream: list[int] = []
-    for ids in tok.sp.encode(docs[n_val:]):
-        stream += ids + [tok.eos_token_id]
-    val: list[int] = []
-    for ids in tok.sp.encode(docs[:n_val]):
-        val += ids + [tok.eos_token_id]
-    pre = run_stage("pretrain", model, stream, val, work, cfg,
-                    dict(max_steps=cfg.pretrain_steps, batch_size=cfg.batch_size, seq_len=cfg.pretrain_seq_len,
-                         lr=cfg.lr, min_lr=cfg.lr / 10, weight_decay=0.1, checkpoints=2,
-                         eval_every=max(1, cfg.pretrain_steps // 4), eval_batches=2))
-    print(f"[build] pretraining: {len(stream)} tokens, final loss {pre['train_loss'][-1][1]:.3f}")
-    stage("pretrain", t0)
-
-    # 5. SFT (chapter-9 trainer, common.sft encoding) --------------------------------------------------------------
-    t0 = time.time()
-    examples, stats = load_sft_examples(records, tok, max_length=cfg.seq_length)
-    print(f"[build] SFT: {stats.summary() if hasattr(stats, 'summary') else stats}")
-    probe = heldout_probe(tok)
-    # copy tasks stay in the mix (a share of the batches) so SFT does not wear the copy circuit down
-    mixed = examples + copy_set[:cfg.sft_copy_mix]
-    sft = run_stage("sft", model, SFTBatches(mixed, cfg.batch_size, cfg.seed), None, work, cfg,
-                    dict(max_steps=cfg.sft_steps, batch_size=cfg.batch_size, lr=cfg.sft_lr, min_lr=cfg.sft_lr / 20,
-                         weight_decay=0.0, checkpoints=4),
-                    loss_fn=sparse_lm_loss, callbacks=[probe])
-    avg_len = sum(len(e["input_ids"]) for e in examples) / len(examples)
-    print(f"[build] SFT: {len(examples)} dialogues ({avg_len:.0f} tokens on average) + {len(mixed) - len(examples)} "
-          f"copy tasks, final loss {sft['train_loss'][-1][1]:.3f}")
-    stage("sft", t0)
+    skill_records = make_skill_records(cfg.skills_records, cfg.seed + 17, pool, texts)
+    (work / "skills_train.jsonl").write_text(
+        "\n".join(json.dumps(r, ensure_ascii=False) for r in skill_records) + "\n", encoding="utf-8")
+    sk_examples, sk_stats = load_sft_examples(skill_records, tok, max_length=cfg.skills_seq_length)
+    print(f"[build] skills: {sk_stats.summary() if hasattr(sk_stats, 'summary') else sk_stats}")
+    replay, _ = load_sft_examples(records[:cfg.skills_replay], tok, max_length=cfg.seq_length)
+    sk_copies = copy_examples(copies[:cfg.skills_copy_mix], tok.sp, tok.eos_token_id)
+    sk_mixed = sk_examples + replay + sk_copies
+    sk_probe = skills_probe(tok, pool, texts)
+    sk = run_stage("skills", model, SFTBatches(sk_mixed, cfg.skills_batch_size, cfg.seed + 6), None, work, cfg,
+                   dict(max_steps=cfg.skills_steps, batch_size=cfg.skills_batch_size, lr=cfg.skills_lr,
+                        min_lr=cfg.skills_lr / 20, weight_decay=0.0, checkpoints=4, dtype=cfg.skills_dtype,
+                        log_every=50),
+                   loss_fn=sparse_lm_loss, callbacks=[sk_probe])
+    avg_len = sum(len(e["input_ids"]) for e in sk_mixed) / len(sk_mixed)
+    print(f"[build] skills: {len(sk_examples)} skill dialogues + {len(replay)} replayed + {len(sk_copies)} copy tasks "
+          f"({avg_len:.0f} tokens on average), final loss {sk['train_loss'][-1][1]:.3f}")
+    results.update({"skills_loss": sk["train_loss"][-1][1], "skills_examples": len(sk_examples),
+                    "skills_probe": sk_probe.history})
+    stage("skills", t0)
 
     # 6. export + evaluation ----------------------------------------------------------------------------------------
     t0 = time.time()
@@ -356,14 +492,16 @@ def main(cfg: Config | None = None) -> dict:
         for f in out_dir.iterdir():
             if f.is_file():
                 f.unlink()
-    save_official_checkpoint(model, out_dir, tokenizer=tok, dtype=torch.float16, seq_length=cfg.seq_length)
+    save_official_checkpoint(model, out_dir, tokenizer=tok, dtype=torch.float16, seq_length=cfg.skills_seq_length)
+    from skills import PROMPTS_FILE, prompt_fingerprints
+
+    (out_dir / PROMPTS_FILE).write_text(json.dumps(prompt_fingerprints(), indent=1, ensure_ascii=False) + "\n",
+                                        encoding="utf-8")
     size = sum(f.stat().st_size for f in out_dir.iterdir() if f.is_file())
     print(f"[build] saved {out_dir} ({size / 2**20:.1f} MiB)")
     stage("export", t0)
-    results = {"out_dir": str(out_dir), "size_bytes": size, "parameters": n_params, "vocab": len(tok),
-               "copy_loss": cp["train_loss"][-1][1], "pretrain_loss": pre["train_loss"][-1][1],
-               "sft_loss": sft["train_loss"][-1][1],
-               "sft_examples": len(examples), "probe": probe.history, "timings": timings}
+    results.update({"out_dir": str(out_dir), "size_bytes": size, "parameters": n_params, "vocab": len(tok),
+                    "timings": timings})
     if cfg.evaluate:
         t0 = time.time()
         from evaluate_demo_model import Config as EvalConfig
