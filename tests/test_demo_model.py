@@ -200,3 +200,7 @@ def test_tiny_build_end_to_end(tmp_path):
     stored = json.loads((tmp_path / "demo" / skills.PROMPTS_FILE).read_text(encoding="utf-8"))
     assert stored == skills.prompt_fingerprints()
     assert json.loads((tmp_path / "demo" / "config.json").read_text())["seq_length"] == 1024
+    # deterministic given the seed: a second run of every stage writes the same bytes
+    build.main(build.Config(**{**parser_defaults, "out": str(tmp_path / "again")}))
+    for name in ("model.safetensors", "config.json", "tokenizer.model", skills.PROMPTS_FILE):
+        assert (tmp_path / "demo" / name).read_bytes() == (tmp_path / "again" / name).read_bytes(), name
