@@ -30,10 +30,12 @@ import functools
 import json
 import random
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common.cli import arg, run  # noqa: E402
 
 SPLITS = ("train", "A", "B")
 SKILLS = ("tool", "qa", "json", "math")
@@ -718,13 +720,25 @@ def make_skill_cases(split: str, char_pool: str, texts: list[str] | None = None,
     return out
 
 
-def main() -> None:
-    rng = random.Random(0)
+@dataclass
+class Config:
+    split: str = arg("train", "which split to draw from", choices=list(SPLITS))
+    seed: int = arg(0, "random seed")
+    chars: int = arg(1500, "print at most this many characters of each record")
+
+
+def main(cfg: Config | None = None) -> dict:
+    """Print one generated record of every skill; return them."""
+    cfg = cfg or Config()
+    rng = random.Random(cfg.seed)
     pools = {"tool": _tool_pools(), "qa": _qa_pools(), "json": _json_pools(), "math": _math_pools()}
+    out = {}
     for kind in SKILLS:
-        rec, case = _one(rng, kind, "天地人和春秋山水风云花月", "train", ["床前明月光疑是地上霜"], pools)
-        print(f"--- {kind}\n{json.dumps(rec, ensure_ascii=False, indent=1)[:1500]}")
+        rec, _ = _one(rng, kind, "天地人和春秋山水风云花月", cfg.split, ["床前明月光疑是地上霜"], pools)
+        out[kind] = rec
+        print(f"--- {kind}\n{json.dumps(rec, ensure_ascii=False, indent=1)[:cfg.chars]}")
+    return out
 
 
 if __name__ == "__main__":
-    main()
+    run(main, Config, __doc__)
