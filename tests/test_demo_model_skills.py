@@ -143,7 +143,6 @@ def test_scorer_counts_right_and_wrong_replies():
     del tool_call_content
 
 
-@pytest.mark.skipif(not (DEMO_MODEL_DIR / skills.PROMPTS_FILE).exists(), reason="demo model v2 (no skills stage)")
 def test_committed_model_was_trained_on_the_current_chapter_prompts():
     """A chapter that edits a prompt the demo model was trained on must rebuild the model (or restore the text)."""
     stored = json.loads((DEMO_MODEL_DIR / skills.PROMPTS_FILE).read_text(encoding="utf-8"))

@@ -1,6 +1,7 @@
 """Build the built-in demo model ``data/models/chatglm3-demo`` from scratch — one command, CPU only, offline.
 
-    python data/demo_model/build.py                      # ≈ 38 min on 2 CPU cores; deterministic given --seed
+    python data/demo_model/build.py                      # ≈ 100 min on 2 CPU cores; deterministic given --seed
+    python data/demo_model/build.py --from-v2 DIR --out OUT  # only the skills stage, from a v2 export (≈ 60 min)
     python data/demo_model/build.py --out outputs/my-demo   # build somewhere else (the committed model stays)
 
 Stages (intermediates — checkpoints, loss curves, logs — go to ``outputs/demo_model/``):
@@ -19,7 +20,10 @@ Stages (intermediates — checkpoints, loss curves, logs — go to ``outputs/dem
    tasks mixed in so the circuit stays in use);
 5. SFT with the same trainer on ChatGLM3-format dialogues encoded by ``common.sft`` (loss only on assistant turns)
    plus some copy tasks, batches grouped by length;
-6. export with ``common.checkpoint.save_official_checkpoint`` (config.json ``model_type: chatglm``, fp16 safetensors,
+6. the skills stage (v3, ``skills.py``): from the v2 export (the fp16 files of stages 1-5), any declared tool in the
+   serialisations real clients send, grounded answers with ``[n]``, JSON extraction and math expressions, each in the
+   prompt the chapter sends (imported from the chapter), plus replayed v2 dialogues; bf16 autocast;
+7. export with ``common.checkpoint.save_official_checkpoint`` (config.json ``model_type: chatglm``, fp16 safetensors,
    tokenizer.model), then ``evaluate_demo_model.py`` on held-out prompts through ``common.chatglm3.chat``.
 
 ``--resume`` continues an interrupted build from the stage checkpoints.
@@ -456,47 +460,60 @@ def main(cfg: Config | None = None) -> dict:
                         "sft_loss": sft["train_loss"][-1][1], "sft_examples": len(examples), "probe": probe.history})
     else:
         v2_dir = Path(cfg.from_v2)
+        if v2_dir.resolve() == out_dir.resolve():
+            from common.cli import UserError
 
-    # 6. skills stage: any declared tool, grounded QA, JSON extraction, math (skills.py, the chapters' prompts) ---
-    t0 = time.time()
-    from skills import make_skill_records
+            raise UserError(f"--from-v2 {v2_dir} is also the output folder. To fix: pass --out another folder")
 
-    tok = ChatGLM3Tokenizer(str(v2_dir / "tokenizer.model"))
-    model = load_tied(cfg, v2_dir, len(tok))
-    n_params = sum(p.numel() for p in model.parameters())
-    skill_records = make_skill_records(cfg.skills_records, cfg.seed + 17, pool, texts)
-    (work / "skills_train.jsonl").write_text(
-        "\n".join(json.dumps(r, ensure_ascii=False) for r in skill_records) + "\n", encoding="utf-8")
-    sk_examples, sk_stats = load_sft_examples(skill_records, tok, max_length=cfg.skills_seq_length)
-    print(f"[build] skills: {sk_stats.summary() if hasattr(sk_stats, 'summary') else sk_stats}")
-    replay, _ = load_sft_examples(records[:cfg.skills_replay], tok, max_length=cfg.seq_length)
-    sk_copies = copy_examples(copies[:cfg.skills_copy_mix], tok.sp, tok.eos_token_id)
-    sk_mixed = sk_examples + replay + sk_copies
-    sk_probe = skills_probe(tok, pool, texts)
-    sk = run_stage("skills", model, SFTBatches(sk_mixed, cfg.skills_batch_size, cfg.seed + 6), None, work, cfg,
-                   dict(max_steps=cfg.skills_steps, batch_size=cfg.skills_batch_size, lr=cfg.skills_lr,
-                        min_lr=cfg.skills_lr / 20, weight_decay=0.0, checkpoints=4, dtype=cfg.skills_dtype,
-                        log_every=50),
-                   loss_fn=sparse_lm_loss, callbacks=[sk_probe])
-    avg_len = sum(len(e["input_ids"]) for e in sk_mixed) / len(sk_mixed)
-    print(f"[build] skills: {len(sk_examples)} skill dialogues + {len(replay)} replayed + {len(sk_copies)} copy tasks "
-          f"({avg_len:.0f} tokens on average), final loss {sk['train_loss'][-1][1]:.3f}")
-    results.update({"skills_loss": sk["train_loss"][-1][1], "skills_examples": len(sk_examples),
-                    "skills_probe": sk_probe.history})
-    stage("skills", t0)
-
-    # 6. export + evaluation ----------------------------------------------------------------------------------------
-    t0 = time.time()
-    model.eval()
     if out_dir.exists():
         for f in out_dir.iterdir():
             if f.is_file():
                 f.unlink()
-    save_official_checkpoint(model, out_dir, tokenizer=tok, dtype=torch.float16, seq_length=cfg.skills_seq_length)
-    from skills import PROMPTS_FILE, prompt_fingerprints
+    if cfg.skills_steps <= 0:
+        # no skills stage: the build's model is the v2 export itself, byte for byte
+        tok = ChatGLM3Tokenizer(str(v2_dir / "tokenizer.model"))
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for f in v2_dir.iterdir():
+            if f.is_file():
+                shutil.copyfile(f, out_dir / f.name)
+        n_params = results.get("parameters") or sum(p.numel() for p in load_tied(cfg, v2_dir, len(tok)).parameters())
+    else:
+        # 6. skills stage: any declared tool, grounded QA, JSON extraction, math (skills.py, the chapters' prompts) ---
+        t0 = time.time()
+        from skills import make_skill_records
 
-    (out_dir / PROMPTS_FILE).write_text(json.dumps(prompt_fingerprints(), indent=1, ensure_ascii=False) + "\n",
-                                        encoding="utf-8")
+        tok = ChatGLM3Tokenizer(str(v2_dir / "tokenizer.model"))
+        model = load_tied(cfg, v2_dir, len(tok))
+        n_params = sum(p.numel() for p in model.parameters())
+        skill_records = make_skill_records(cfg.skills_records, cfg.seed + 17, pool, texts)
+        (work / "skills_train.jsonl").write_text(
+            "\n".join(json.dumps(r, ensure_ascii=False) for r in skill_records) + "\n", encoding="utf-8")
+        sk_examples, sk_stats = load_sft_examples(skill_records, tok, max_length=cfg.skills_seq_length)
+        print(f"[build] skills: {sk_stats.summary() if hasattr(sk_stats, 'summary') else sk_stats}")
+        replay, _ = load_sft_examples(records[:cfg.skills_replay], tok, max_length=cfg.seq_length)
+        sk_copies = copy_examples(copies[:cfg.skills_copy_mix], tok.sp, tok.eos_token_id)
+        sk_mixed = sk_examples + replay + sk_copies
+        sk_probe = skills_probe(tok, pool, texts)
+        sk = run_stage("skills", model, SFTBatches(sk_mixed, cfg.skills_batch_size, cfg.seed + 6), None, work, cfg,
+                       dict(max_steps=cfg.skills_steps, batch_size=cfg.skills_batch_size, lr=cfg.skills_lr,
+                            min_lr=cfg.skills_lr / 20, weight_decay=0.0, checkpoints=4, dtype=cfg.skills_dtype,
+                            log_every=50),
+                       loss_fn=sparse_lm_loss, callbacks=[sk_probe])
+        avg_len = sum(len(e["input_ids"]) for e in sk_mixed) / len(sk_mixed)
+        print(f"[build] skills: {len(sk_examples)} skill dialogues + {len(replay)} replayed + {len(sk_copies)} copy tasks "
+              f"({avg_len:.0f} tokens on average), final loss {sk['train_loss'][-1][1]:.3f}")
+        results.update({"skills_loss": sk["train_loss"][-1][1], "skills_examples": len(sk_examples),
+                        "skills_probe": sk_probe.history})
+        stage("skills", t0)
+
+        # 6. export + evaluation ----------------------------------------------------------------------------------------
+        t0 = time.time()
+        model.eval()
+        save_official_checkpoint(model, out_dir, tokenizer=tok, dtype=torch.float16, seq_length=cfg.skills_seq_length)
+        from skills import PROMPTS_FILE, prompt_fingerprints
+
+        (out_dir / PROMPTS_FILE).write_text(json.dumps(prompt_fingerprints(), indent=1, ensure_ascii=False) + "\n",
+                                            encoding="utf-8")
     size = sum(f.stat().st_size for f in out_dir.iterdir() if f.is_file())
     print(f"[build] saved {out_dir} ({size / 2**20:.1f} MiB)")
     stage("export", t0)
