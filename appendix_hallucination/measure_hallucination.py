@@ -252,7 +252,7 @@ def main(cfg: Config) -> dict:
     def ask(prompt: str) -> str | None:
         try:
             return greedy_ask(prompt)
-        except UserError:  # the prompt exceeds the model's context (the demo model has 512 tokens), server error
+        except UserError:  # the prompt exceeds the model's context (the demo model has 1,024 tokens), server error
             return None
 
     def sample(prompt: str, k: int) -> list[str | None]:

@@ -31,7 +31,7 @@ class Config(ModelArgs):
     text_file: str | None = arg(None, "UTF-8 text whose perplexity is measured (default: the reference's own greedy "
                                       "answer to --prompt in the chat format — text the demo model knows; plain "
                                       "text is out of its training format)")
-    max_tokens: int = arg(512, "text tokens used (the demo model's context is 512)")
+    max_tokens: int = arg(512, "text tokens used (the demo model's context is 1,024)")
 
 
 def greedy_answer(model, prompt_ids, new_tokens: int) -> list[int]:

@@ -37,7 +37,7 @@ class Config(ModelArgs, GenerationArgs, ServerArgs):
                                        "$BING_SEARCH_URL or Bing's public endpoint)")
     pages: str | None = arg(None, "folder of .html/.txt pages for --backend local (default: data/ch07/pages)")
     k: int = arg(3, "how many search results to read")
-    max_chars: int = arg(600, "characters of main text kept per page (the demo model reads 512 tokens; ChatGLM3-6B 8K)")
+    max_chars: int = arg(600, "characters of main text kept per page (the demo model reads 1,024 tokens; ChatGLM3-6B 8K)")
     timeout: float = arg(10.0, "seconds before a search or page download is given up")
     max_bytes: int = arg(2_000_000, "largest page read (bytes); the rest is cut")
     max_new_tokens: int = redefault(GenerationArgs, "max_new_tokens", 128)

@@ -252,7 +252,7 @@ def make_reply_fn(cfg: Config):
         return lambda prompt: cfg.answer
     if not cfg.base_url and is_demo_model(resolve_model_path(cfg.model)):
         print("[demo model] its answers are stand-ins (a 7M-parameter model cannot read a report; prompts past its "
-              "512-token context are slow): expect every answer to be REJECTED; --model/--base-url for ChatGLM3-6B, "
+              "1,024-token context are slow): expect every answer to be REJECTED; --model/--base-url for ChatGLM3-6B, "
               "or --answer to type one.")
     return make_llm(cfg, quiet=True)
 
