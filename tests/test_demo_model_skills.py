@@ -119,10 +119,7 @@ def test_client_forms_of_the_official_tools():
 
 def test_scorer_counts_right_and_wrong_replies():
     """``skill_results`` with an oracle that replies the trained answer scores 100 %; a wrong one 0 %."""
-    from build import skill_target
     from evaluate_demo_model import skill_results
-
-    from common.sft import tool_call_content
 
     cases = skills.make_skill_cases("A", POOL, TEXTS, n=6)
     cases["official_questions"] = []
@@ -133,14 +130,13 @@ def test_scorer_counts_right_and_wrong_replies():
             by_prompt[c["observation"]] = "结果：" + "，".join(c["must_mention"])
     for k in ("qa", "json", "math"):
         for c in cases[k]:
-            by_prompt[c["prompt"]] = skill_target(c)
+            by_prompt[c["prompt"]] = c["reply"]
 
     rates, failures = skill_results(lambda q, h, role="user": by_prompt[q], cases, {})
     for key in ("tool_exact", "qa_answer", "json_valid", "json_exact", "math_correct"):
         assert rates[key] == 1.0, (key, failures[:3])
     bad, _ = skill_results(lambda q, h, role="user": "？", cases, {})
     assert bad["tool_exact"] == 0 and bad["json_valid"] == 0 and bad["math_correct"] == 0 and bad["qa_answer"] == 0
-    del tool_call_content
 
 
 def test_committed_model_was_trained_on_the_current_chapter_prompts():

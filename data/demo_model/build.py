@@ -190,6 +190,8 @@ def skills_probe(tok, char_pool: str, texts: list[str], per_skill: int = 24):
     reply is the greedy choice at every position (teacher-forced; the real evaluation generates)."""
     import torch
 
+    from common.prompts import TOOL_SYSTEM_PROMPT
+    from common.sft import tool_call_content
     from skills import SKILLS, make_skill_cases
 
     cases = make_skill_cases("A", char_pool, texts, n=per_skill)
@@ -197,18 +199,12 @@ def skills_probe(tok, char_pool: str, texts: list[str], per_skill: int = 24):
     for kind in SKILLS:
         for c in cases[kind][:per_skill]:
             if kind == "tool":
-                hist = [{"role": "system", "content": TOOL_SYSTEM_PROMPT_LAZY(), "tools": c["tools"]}]
+                hist = [{"role": "system", "content": TOOL_SYSTEM_PROMPT, "tools": c["tools"]}]
                 query = c["query"]
-                if c["name"] is None:
-                    from skills import NO_TOOL_REPLY
-                    meta, content = "", NO_TOOL_REPLY
-                else:
-                    from common.sft import tool_call_content
-                    meta, content = c["name"], tool_call_content(c["parameters"])
+                meta, content = ("", c["reply"]) if c["name"] is None else (c["name"], tool_call_content(c["parameters"]))
             else:
                 hist = [{"role": "system", "content": c["system"]}] if c.get("system") else []
-                query, meta = c["prompt"], ""
-                content = skill_target(c)
+                query, meta, content = c["prompt"], "", c["reply"]
             prompt = tok.build_chat_ids(query, hist)
             target = tok.build_single_message("assistant", meta, content)[1:]
             rows.setdefault(kind, []).append((prompt, target))
@@ -234,26 +230,6 @@ def skills_probe(tok, char_pool: str, texts: list[str], per_skill: int = 24):
 
     probe.history = history
     return probe
-
-
-def TOOL_SYSTEM_PROMPT_LAZY() -> str:
-    from common.prompts import TOOL_SYSTEM_PROMPT
-
-    return TOOL_SYSTEM_PROMPT
-
-
-def skill_target(case: dict) -> str:
-    """The trained reply of a non-tool skill case (what ``skills.py`` puts in the assistant message)."""
-    from ch06_rag.prompts import NO_ANSWER
-
-    if case["kind"] == "qa":
-        return f"{case['value']}[{case['cite']}]" if case["cite"] else NO_ANSWER
-    if case["kind"] == "triples":
-        return json.dumps(case["gold"], ensure_ascii=False)
-    if case["kind"] == "fields":
-        body = json.dumps(case["gold"], ensure_ascii=False)
-        return f"```json\n{body}\n```" if case["structured"] else body
-    return f"```text\n{case['expression']}\n```"
 
 
 def load_tied(cfg, model_dir: Path, vocab_size: int):
@@ -465,18 +441,22 @@ def main(cfg: Config | None = None) -> dict:
 
             raise UserError(f"--from-v2 {v2_dir} is also the output folder. To fix: pass --out another folder")
 
-    if out_dir.exists():
-        for f in out_dir.iterdir():
-            if f.is_file():
-                f.unlink()
+    def clear_out_dir() -> None:
+        """The old model goes only when the new one is about to be written (an interrupted build keeps it)."""
+        if out_dir.exists():
+            for f in out_dir.iterdir():
+                if f.is_file():
+                    f.unlink()
+
     if cfg.skills_steps <= 0:
         # no skills stage: the build's model is the v2 export itself, byte for byte
         tok = ChatGLM3Tokenizer(str(v2_dir / "tokenizer.model"))
+        n_params = sum(p.numel() for p in load_tied(cfg, v2_dir, len(tok)).parameters())
+        clear_out_dir()
         out_dir.mkdir(parents=True, exist_ok=True)
         for f in v2_dir.iterdir():
             if f.is_file():
                 shutil.copyfile(f, out_dir / f.name)
-        n_params = results.get("parameters") or sum(p.numel() for p in load_tied(cfg, v2_dir, len(tok)).parameters())
     else:
         # 6. skills stage: any declared tool, grounded QA, JSON extraction, math (skills.py, the chapters' prompts) ---
         t0 = time.time()
@@ -509,6 +489,7 @@ def main(cfg: Config | None = None) -> dict:
         # 6. export + evaluation ----------------------------------------------------------------------------------------
         t0 = time.time()
         model.eval()
+        clear_out_dir()
         save_official_checkpoint(model, out_dir, tokenizer=tok, dtype=torch.float16, seq_length=cfg.skills_seq_length)
         from skills import PROMPTS_FILE, prompt_fingerprints
 

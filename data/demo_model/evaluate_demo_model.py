@@ -82,41 +82,24 @@ TARGETS = {"tool_exact": 0.8, "no_tool_plain": 0.8, "tool_observation": 0.9, "of
            "qa_answer": 0.7, "qa_abstain": 0.8, "json_valid": 0.95, "json_exact": 0.7, "math_correct": 0.8}
 
 
-def _get_weather(city_name: str) -> str:
-    """Get the current weather for `city_name`
-
-    Args:
-        city_name: The name of the city to be queried
-    """
-    return city_name
-
-
-def _track(symbol: str) -> str:
-    """追踪指定股票的实时价格
-
-    Args:
-        symbol: 需要追踪的股票代码
-    """
-    return symbol
-
-
 def client_forms() -> dict[str, list[dict]]:
     """The official tools as clients send them, turned into what the model reads by the server's own conversion
     (``common.openai_protocol.tools_to_chatglm``): the ``openai`` SDK docs' habit (``type`` before
     ``description``) and LangChain's ``convert_to_openai_tool`` (what ``ChatOpenAI.bind_tools`` sends)."""
     from langchain_core.utils.function_calling import convert_to_openai_tool
+    from pydantic import Field, create_model
 
     from common.openai_protocol import tools_to_chatglm
     from common.prompts import example_tools
 
-    sdk = []
+    sdk, lc = [], []
     for t in example_tools():
         props = {k: {"type": "string", **v} for k, v in t["parameters"]["properties"].items()}
         sdk.append({"type": "function", "function": {"name": t["name"], "description": t["description"],
                     "parameters": {"type": "object", "properties": props, "required": t["parameters"]["required"]}}})
-    lc = [convert_to_openai_tool(f) for f in (_get_weather, _track)]
-    for item in lc:
-        item["function"]["name"] = item["function"]["name"].lstrip("_")
+        # bind_tools on a pydantic class: the same name, description and fields, in LangChain's own serialisation
+        fields = {k: (str, Field(description=v["description"])) for k, v in t["parameters"]["properties"].items()}
+        lc.append(convert_to_openai_tool(create_model(t["name"], __doc__=t["description"], **fields)))
     return {"openai_sdk": tools_to_chatglm(sdk), "langchain_bind_tools": tools_to_chatglm(lc)}
 
 
@@ -288,7 +271,8 @@ def main(cfg: Config | None = None) -> dict:
         for key, target in TARGETS.items():
             a, b = skills.get("A", {}).get(key), skills.get("B", {}).get(key)
             met = a is not None and b is not None and a >= target and b >= target
-            print(f"{key:<26} {target:>7.0%} {a if a is None else f'{a:.0%}':>7} {b if b is None else f'{b:.0%}':>7}"
+            cell = ["-" if v is None else f"{v:.0%}" for v in (a, b)]
+            print(f"{key:<26} {target:>7.0%} {cell[0]:>7} {cell[1]:>7}"
                   f"  {'met' if met else 'NOT met'}")
         results["targets_met"] = (set(skills) == {"A", "B"} and
                                   all(skills[s].get(k, 0) >= t for s in skills for k, t in TARGETS.items()))

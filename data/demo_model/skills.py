@@ -295,7 +295,8 @@ def tool_record(rng: random.Random, pool: str, split: str, pools: dict | None = 
         conv = [{"role": "system", "content": _tool_system()}, {"role": "user", "content": q},
                 {"role": "assistant", "content": NO_TOOL_REPLY}]
         return ({"tools": declared, "conversations": conv},
-                {"kind": "no_tool", "query": q, "tools": declared, "name": None, "parameters": None})
+                {"kind": "no_tool", "query": q, "tools": declared, "name": None, "parameters": None,
+                 "reply": NO_TOOL_REPLY})
     call = {}
     for pname, d_zh, d_en, kind in target["_meta"]["params"]:
         if pname in target["parameters"]["required"] or rng.random() < 0.5:
@@ -472,7 +473,7 @@ def qa_record(rng: random.Random, pool: str, split: str, texts: list[str], pools
     conv = ([{"role": "system", "content": QA_SYSTEM}] if rng.random() < 0.3 else []) + [
         {"role": "user", "content": prompt}, {"role": "assistant", "content": answer}]
     return ({"conversations": conv},
-            {"kind": "qa", "prompt": prompt, "system": conv[0]["content"] if len(conv) == 3 else None,
+            {"kind": "qa", "prompt": prompt, "system": conv[0]["content"] if len(conv) == 3 else None, "reply": answer,
              "value": value, "cite": None if gold_n is None else gold_n + 1})
 
 
@@ -530,7 +531,8 @@ def json_record(rng: random.Random, pool: str, split: str, pools: dict | None = 
         answer = json.dumps(triples, ensure_ascii=False)
         conv = [{"role": "system", "content": KG_SYSTEM}, {"role": "user", "content": prompt},
                 {"role": "assistant", "content": answer}]
-        return {"conversations": conv}, {"kind": "triples", "system": KG_SYSTEM, "prompt": prompt, "gold": triples}
+        return {"conversations": conv}, {"kind": "triples", "system": KG_SYSTEM, "prompt": prompt, "gold": triples,
+                                         "reply": answer}
     fields = rng.sample(FIELDS, rng.choice([2, 3, 3, 4]))
     values = {f: field_value(rng, kind, pool) for f, _, kind in fields}
     bits = [rng.choice(pools["forms"][split]).format(v=values[f]) for f, _, _ in fields]
@@ -543,7 +545,7 @@ def json_record(rng: random.Random, pool: str, split: str, pools: dict | None = 
     body = json.dumps(obj, ensure_ascii=False)
     answer = f"```json\n{body}\n```" if structured else body
     conv = [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}]
-    return {"conversations": conv}, {"kind": "fields", "system": None, "prompt": prompt, "gold": obj,
+    return {"conversations": conv}, {"kind": "fields", "system": None, "prompt": prompt, "gold": obj, "reply": answer,
                                      "structured": structured}
 
 
@@ -647,7 +649,8 @@ def math_record(rng: random.Random, split: str, pools: dict | None = None) -> tu
     prompt = math_prompt_text(question, rng.random() < 0.3)
     answer = f"```text\n{expression}\n```"
     conv = [{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}]
-    return {"conversations": conv}, {"kind": "math", "prompt": prompt, "question": question, "expression": expression}
+    return {"conversations": conv}, {"kind": "math", "prompt": prompt, "question": question, "expression": expression,
+                                     "reply": answer}
 
 
 # ============================================================================================ prompt fingerprint
