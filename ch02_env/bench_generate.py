@@ -39,7 +39,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script (`python ch02_env/x.py`): make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from common.cli import PRECISIONS, ModelArgs, UserError, apply_threads, arg, run  # noqa: E402
+from common.cli import KERNELS, PRECISIONS, ModelArgs, UserError, apply_threads, arg, run  # noqa: E402
 from common.memory import peak_rss_bytes, reset_peak_rss, rss_bytes  # noqa: E402
 
 
@@ -61,6 +61,10 @@ class Config(ModelArgs):
                                         "same precisions, threads, prompt and decode steps; one table with both")
     quantize_output: bool = arg(False, "int8/int4 rows: quantize the output layer too (opt-in in "
                                        "common.chatglm3.load_model; by default it stays bf16)")
+    kernels: list[str] = arg(["plain"], "our CPU kernels to measure, one row each: plain (the default path), fast "
+                                        "(--cpu-kernels fast, common/cpu_kernels.py; bf16/fp16/int8/int4)",
+                             choices=KERNELS)
+    cpu_kernels: str = arg("plain", "==SUPPRESS==", choices=KERNELS)
     worker: bool = arg(False, "==SUPPRESS==")
     engine: str = arg("torch", "==SUPPRESS==")
     gguf: str | None = arg(None, "==SUPPRESS==")
@@ -107,6 +111,8 @@ def weight_bytes_per_token(model: torch.nn.Module) -> int:
         if "embed_tokens" in name or "rotary" in name:
             continue
         total += t.numel() * t.element_size()
+    # fast CPU kernels keep their weights in the backend's packed objects, not in parameters or buffers
+    total += sum(getattr(m, "weight_nbytes", 0) for m in model.modules())
     return total
 
 
@@ -203,22 +209,23 @@ def matmul_floor_ms(model, repeats: int = 5) -> float:
 
 
 def measure(model_dir: str, precision: str, device: str, prompt_len: int, new_tokens: int,
-            quantize_output: bool = False) -> dict:
+            quantize_output: bool = False, kernels: str = "plain") -> dict:
     """Load once and time prefill + decode with a KV cache (runs inside the child process)."""
     import torch
     with torch.inference_mode():
-        return _measure(model_dir, precision, device, prompt_len, new_tokens, quantize_output)
+        return _measure(model_dir, precision, device, prompt_len, new_tokens, quantize_output, kernels)
 
 
 def _measure(model_dir: str, precision: str, device: str, prompt_len: int, new_tokens: int,
-             quantize_output: bool = False) -> dict:
+             quantize_output: bool = False, kernels: str = "plain") -> dict:
     import torch
     from common.chatglm3 import load_model
     base_rss = rss_bytes()  # torch + transformers already imported: the baseline is not the model
     reset_peak_rss()        # the peak from here on is the load's own
     t0 = time.perf_counter()
     model = load_model(model_dir, precision=precision, device=device, verbose=False,
-                       quantize_output=quantize_output and precision in ("int8", "int4"))
+                       quantize_output=quantize_output and precision in ("int8", "int4") and kernels == "plain",
+                       kernels=kernels)
     load_s = time.perf_counter() - t0
     load_peak = max(peak_rss_bytes() - base_rss, 0)
     ids = torch.tensor([prompt_ids(prompt_len)], device=model.device)
@@ -244,16 +251,17 @@ def _measure(model_dir: str, precision: str, device: str, prompt_len: int, new_t
     times = sorted(decode(out.past_key_values, out.logits[:, -1:].argmax(-1), new_tokens))
     decode_s = times[len(times) // 2]  # median step
     resident = rss_bytes() - base_rss  # after decoding every weight page has been touched
-    return {"precision": precision, "engine": "ours", "load_s": load_s, "load_peak_rss": load_peak, "resident": resident,
+    return {"precision": precision, "engine": "ours", "kernels": kernels, "load_s": load_s, "load_peak_rss": load_peak, "resident": resident,
             "prefill_tok_s": prompt_len / prefill_s, "decode_ms": decode_s * 1e3, "decode_tok_s": 1 / decode_s,
             "bytes_per_token": weight_bytes_per_token(model), "kept": len(model.load_report["kept"]),
             "matmul_floor_ms": matmul_floor_ms(model), "greedy": greedy, "threads": torch.get_num_threads()}
 
 
-def run_child(model_dir: str, precision: str, cfg: Config, gguf: str | None = None, threads: int | None = None
-              ) -> dict:
-    """One measurement in a fresh process: ours, or llama.cpp on ``gguf`` when it is given."""
+def run_child(model_dir: str, precision: str, cfg: Config, gguf: str | None = None, threads: int | None = None,
+              kernels: str = "plain") -> dict:
+    """One measurement in a fresh process: ours (with ``kernels``), or llama.cpp on ``gguf`` when it is given."""
     cmd = [sys.executable, __file__, "--worker", "--model", model_dir, "--precision", precision,
+           "--cpu-kernels", kernels,
            "--device", cfg.device, "--prompt-len", str(cfg.prompt_len), "--new-tokens", str(cfg.new_tokens),
            "--threads", str(cfg.threads if threads is None else threads)]
     if gguf:
@@ -263,7 +271,8 @@ def run_child(model_dir: str, precision: str, cfg: Config, gguf: str | None = No
     proc = subprocess.run(cmd, capture_output=True, text=True)
     lines = [l for l in proc.stdout.splitlines() if l.startswith("{")]
     if proc.returncode or not lines:
-        return {"precision": precision, "error": (proc.stderr or proc.stdout).strip().splitlines()[-1:]}
+        return {"precision": precision, "kernels": kernels,
+                "error": (proc.stderr or proc.stdout).strip().splitlines()[-1:]}
     return json.loads(lines[-1])
 
 
@@ -320,7 +329,7 @@ def median_row(precision: str, runs: list[dict]) -> dict:
             values = sorted(r[key] for r in ok)
             row[key] = values[len(values) // 2] if len(values) % 2 else sum(values[len(values) // 2 - 1:
                                                                                    len(values) // 2 + 1]) / 2
-    for key in ("engine", "greedy", "gguf_types", "system_info"):
+    for key in ("engine", "kernels", "greedy", "gguf_types", "system_info"):
         if key in ok[0]:
             row[key] = ok[0][key]
     row["decode_ms_min"] = min(r["decode_ms"] for r in ok)
@@ -342,8 +351,14 @@ def settings_line(threads: int) -> str:
     env = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "LD_PRELOAD", "MALLOC_CONF",
                                        "KMP_AFFINITY", "OMP_PROC_BIND") if os.environ.get(k)}
     cap = getattr(torch.backends.cpu, "get_cpu_capability", lambda: "?")()
-    return (f"threads {threads}; torch {torch.__version__} (CPU capability {cap}); "
-            f"environment {env or 'default (no thread/allocator variables set)'}")
+    from common.cpu_kernels import cpu_has_vnni
+    try:
+        thp = Path("/sys/kernel/mm/transparent_hugepage/enabled").read_text().split("[")[1].split("]")[0]
+    except (OSError, IndexError):
+        thp = "?"
+    return (f"threads {threads}; torch {torch.__version__} (CPU capability {cap}, VNNI {'yes' if cpu_has_vnni() else 'no'},"
+            f" quantized engines {'/'.join(torch.backends.quantized.supported_engines)}); transparent huge pages "
+            f"{thp}; environment {env or 'default (no thread/allocator variables set)'}")
 
 
 def main(cfg: Config) -> dict:
@@ -357,11 +372,17 @@ def main(cfg: Config) -> dict:
     import torch
     apply_threads(cfg)
     if cfg.worker:
-        r = measure(cfg.model, cfg.precision, cfg.device, cfg.prompt_len, cfg.new_tokens, cfg.quantize_output)
+        r = measure(cfg.model, cfg.precision, cfg.device, cfg.prompt_len, cfg.new_tokens, cfg.quantize_output,
+                    cfg.cpu_kernels)
         print(json.dumps(r))
         return r
     if cfg.repeats < 1:
         raise UserError(f"--repeats must be >= 1, got {cfg.repeats}")
+    from common.choices import FAST_PRECISIONS
+    variants = [(p, k) for p in cfg.precisions for k in dict.fromkeys(cfg.kernels)
+                if k == "plain" or p in FAST_PRECISIONS]
+    if "fast" in cfg.kernels and cfg.device not in ("cpu", "auto"):
+        raise UserError("--kernels fast measures the CPU kernels; run it with --device cpu")
     compare = cfg.compare_llamacpp and cfg.device in ("cpu", "auto") and not torch.cuda.is_available()
     if cfg.compare_llamacpp and not compare:
         raise UserError("--compare-llamacpp compares CPU decoding; run it with --device cpu on a machine without "
@@ -393,16 +414,17 @@ def main(cfg: Config) -> dict:
             ggufs = prepare_ggufs(model_dir, cfg.precisions, gguf_dir, threads)
         bw = copy_bandwidth()
         read_bw = read_bandwidth()
-        runs: dict[str, list[dict]] = {p: [] for p in cfg.precisions}
+        runs: dict[tuple[str, str], list[dict]] = {v: [] for v in variants}
         lruns: dict[str, list[dict]] = {p: [] for p in ggufs}
         for round_no in range(1, cfg.repeats + 1):  # 轮流测各精度：别的程序抢 CPU 时不会只拖慢某一个精度
             for p in cfg.precisions:
-                print(f"measuring {p} (round {round_no}/{cfg.repeats}) ...", flush=True)
-                runs[p].append(run_child(model_dir, p, cfg, threads=threads if compare else None))
+                for v in [v for v in variants if v[0] == p]:
+                    print(f"measuring {p} {v[1]} kernels (round {round_no}/{cfg.repeats}) ...", flush=True)
+                    runs[v].append(run_child(model_dir, p, cfg, threads=threads if compare else None, kernels=v[1]))
                 if p in ggufs:
                     print(f"measuring llama.cpp {ggufs[p]['type']} (round {round_no}/{cfg.repeats}) ...", flush=True)
                     lruns[p].append(run_child(model_dir, p, cfg, gguf=ggufs[p]["path"], threads=threads))
-        rows = [median_row(p, runs[p]) for p in cfg.precisions]
+        rows = [dict(median_row(v[0], runs[v]), kernels=v[1]) for v in variants]
         lrows = {p: median_row(p, lruns[p]) for p in ggufs}
     finally:
         if tmp is not None and not cfg.keep:
@@ -429,13 +451,14 @@ def main(cfg: Config) -> dict:
             f"{'of bound':>8}" + (f" {'ours/llama.cpp':>14}" if compare else ""))
     print(head)
     print("-" * len(head))
-    by = {}
-    for r in rows:
-        p = r["precision"]
+    by: dict[tuple[str, str], dict] = {}   # (precision, kernels) -> row
+    for i, r in enumerate(rows):
+        p, k = r["precision"], r.get("kernels", "plain")
+        engine = "ours" if k == "plain" else f"ours {k}"
         if "error" in r:
-            print(f"{p:>9} {'ours':<15} failed: {r['error']}")
+            print(f"{p:>9} {engine:<15} failed: {r['error']}")
         else:
-            by[p] = r
+            by[p, k] = r
             bound_ms = r["bytes_per_token"] / bw * 1e3
             r["bound_ms"] = bound_ms
             r["fraction_of_bound"] = bound_ms / r["decode_ms"]
@@ -445,49 +468,59 @@ def main(cfg: Config) -> dict:
                 ratio = f" {r['ratio_to_llamacpp']:13.2f}x"
             elif compare:
                 ratio = f" {'-':>14}"
-            print(_table_row(p, "ours", r) + f" {r['matmul_floor_ms']:12.2f} {bound_ms:9.2f} "
+            print(_table_row(p, engine, r) + f" {r['matmul_floor_ms']:12.2f} {bound_ms:9.2f} "
                   f"{r['fraction_of_bound']:8.2f}" + ratio)
-        if p in lrows:
+        last_of_precision = i + 1 == len(rows) or rows[i + 1]["precision"] != p
+        if p in lrows and last_of_precision:
             lr = lrows[p]
             name = f"llama.cpp {ggufs[p]['type']}"
             if "error" in lr:
                 print(f"{p:>9} {name:<15} failed: {lr['error']}")
             else:
                 print(_table_row(p, name, lr) + f" {'-':>12} {'-':>9} {'-':>8} {'-':>14}")
-    for p, lr in lrows.items():
-        if "error" in lr or p not in by:
+    for (p, k), r in by.items():
+        lr = lrows.get(p)
+        if not lr or "error" in lr:
             continue
-        same = sum(a == b for a, b in zip(by[p].get("greedy", []), lr.get("greedy", [])))
-        types = ", ".join(f"{k} x{v}" for k, v in sorted(lr.get("gguf_types", {}).items()))
-        print(f"[{p}] llama.cpp tensor types: {types}; greedy ids the same as ours: {same}/{len(lr.get('greedy', []))}"
-              f" (random or tiny models have near-ties; the float rows should agree)")
-    noisy = [p for p, r in by.items() if r["decode_ms_max"] > 1.5 * r["decode_ms_min"]]
+        same = sum(a == b for a, b in zip(r.get("greedy", []), lr.get("greedy", [])))
+        types = ", ".join(f"{t} x{v}" for t, v in sorted(lr.get("gguf_types", {}).items()))
+        print(f"[{p} {k}] llama.cpp tensor types: {types}; greedy ids the same as ours: {same}/"
+              f"{len(lr.get('greedy', []))} (random or tiny models have near-ties; the float rows should agree)")
+    noisy = [f"{p} {k}" for (p, k), r in by.items() if r["decode_ms_max"] > 1.5 * r["decode_ms_min"]]
     if noisy:
         print(f"[note] decode times of {', '.join(noisy)} varied by more than 1.5x between runs: other programs were "
               "using the CPU. Trust the medians, or rerun on an idle machine"
               + (" (or with --threads 1)." if torch.get_num_threads() > 1 else "."))
     summary = {}
+    plain = {p: r for (p, k), r in by.items() if k == "plain"}
     if not cfg.full_size:
         print("[note] the targets (bf16 load peak <= 1.3x the checkpoint, int4 memory <= 0.35x bf16, bf16 decode >= "
               "0.7 of the bandwidth bound) are about a 6B model and are checked with --full-size; a model this small "
               "fits in the CPU caches, so its memory is mostly fixed overhead and its speed is not bandwidth-bound.")
-    elif "bf16" in by:
-        b = by["bf16"]
+    elif "bf16" in plain:
+        b = plain["bf16"]
         summary["bf16 load peak RSS above baseline / checkpoint bytes (target <= 1.3)"] = b["load_peak_rss"] / ckpt_bytes
         summary["bf16 decode / bandwidth bound (target >= 0.7)"] = b["fraction_of_bound"]
-        if "int4" in by:
-            summary["int4 resident / bf16 resident (target <= 0.35)"] = by["int4"]["resident"] / b["resident"]
-            summary["int4 decode speed / bf16 (target >= 2)"] = b["decode_ms"] / by["int4"]["decode_ms"]
-        if "int8" in by:
-            summary["int8 decode speed / bf16"] = b["decode_ms"] / by["int8"]["decode_ms"]
+        if "int4" in plain:
+            summary["int4 resident / bf16 resident (target <= 0.35)"] = plain["int4"]["resident"] / b["resident"]
+            summary["int4 decode speed / bf16 (target >= 2)"] = b["decode_ms"] / plain["int4"]["decode_ms"]
+        if "int8" in plain:
+            summary["int8 decode speed / bf16"] = b["decode_ms"] / plain["int8"]["decode_ms"]
     if cfg.full_size and compare:
         targets = {"bf16": 1.4, "int8": 1.0, "int4": 1.5}
-        for p, t in targets.items():
-            if p in by and "ratio_to_llamacpp" in by[p]:
-                summary[f"{p} decode ours / llama.cpp (target <= {t})"] = by[p]["ratio_to_llamacpp"]
+        for (p, k), r in by.items():
+            if p in targets and "ratio_to_llamacpp" in r:
+                summary[f"{p} {k} kernels: decode ours / llama.cpp (target <= {targets[p]})"] = r["ratio_to_llamacpp"]
+                lr = lrows[p]
+                summary[f"{p} {k} kernels: prefill ours / llama.cpp (target > 1)"] = (r["prefill_tok_s"]
+                                                                                      / lr["prefill_tok_s"])
+        fast = {p: r for (p, k), r in by.items() if k == "fast"}
+        if "bf16" in fast and "int4" in fast:
+            summary["fast kernels: int4 resident / bf16 resident (target <= 0.35)"] = (fast["int4"]["resident"]
+                                                                                      / fast["bf16"]["resident"])
     for k, v in summary.items():
         print(f"{k}: {v:.2f}")
-    return {"rows": rows, "runs": runs, "bandwidth": bw, "read_bandwidth": read_bw, "summary": summary, "checkpoint_bytes": ckpt_bytes,
+    return {"rows": rows, "runs": {f"{p} {k}": v for (p, k), v in runs.items()}, "bandwidth": bw, "read_bandwidth": read_bw, "summary": summary, "checkpoint_bytes": ckpt_bytes,
             "llamacpp_rows": lrows, "llamacpp_runs": lruns, "threads": threads}
 
 

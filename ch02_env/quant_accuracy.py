@@ -4,8 +4,9 @@
     python ch02_env/quant_accuracy.py --model /path/to/chatglm3-6b --reference bf16 --precisions int8 int4
     python ch02_env/quant_accuracy.py --text-file my.txt     # perplexity of a plain text instead of an answer
 
-For each precision, and for int8/int4 once more with the output layer quantized too (``quantize_output=True``,
-opt-in in ``common.chatglm3.load_model``), it prints the perplexity of a text (by default the reference's own answer,
+For each precision, for int8/int4 once more with the output layer quantized too (``quantize_output=True``,
+opt-in in ``common.chatglm3.load_model``), and for bf16/fp16/int8/int4 once more with the fast CPU kernels
+(``--cpu-kernels fast``, ``common/cpu_kernels.py``; on CPU, ``--no-fast-kernels`` leaves them out), it prints the perplexity of a text (by default the reference's own answer,
 in the chat format), the logits' largest difference from
 the reference (relative to the reference's largest logit) and their lowest cosine similarity over the text's
 positions, and how many of the greedy answer's tokens are the same as the reference's. A fast path that changes the
@@ -32,6 +33,7 @@ class Config(ModelArgs):
                                       "answer to --prompt in the chat format — text the demo model knows; plain "
                                       "text is out of its training format)")
     max_tokens: int = arg(512, "text tokens used (the demo model's context is 1,024)")
+    fast_kernels: bool = arg(True, "also measure every precision with --cpu-kernels fast (CPU only)")
 
 
 def greedy_answer(model, prompt_ids, new_tokens: int) -> list[int]:
@@ -79,9 +81,11 @@ def main(cfg: Config) -> dict:
         first, what = prompt_ids.shape[1], f"the {cfg.reference} answer to {cfg.prompt!r}"
     ref_logits, ref_ppl = score(reference, ids, first)
     del reference
-    variants = [(p, False) for p in cfg.precisions]
-    variants += [(p, True) for p in cfg.precisions if p in ("int8", "int4") and cfg.device in ("cpu", "auto")
-                 and not torch.cuda.is_available()]
+    from common.choices import FAST_PRECISIONS
+    on_cpu = cfg.device in ("cpu", "auto") and not torch.cuda.is_available()
+    variants = [(p, False, "plain") for p in cfg.precisions]
+    variants += [(p, True, "plain") for p in cfg.precisions if p in ("int8", "int4") and on_cpu]
+    variants += [(p, False, "fast") for p in cfg.precisions if p in FAST_PRECISIONS and on_cpu and cfg.fast_kernels]
     print(f"model {model_dir}; perplexity of {what} ({ids.shape[1] - first} tokens scored); reference "
           f"{cfg.reference}; greedy answer to {cfg.prompt!r}, {cfg.new_tokens} tokens")
     head = f"{'precision':<22} {'perplexity':>10} {'max |diff| / max':>16} {'min cosine':>10} {'same greedy ids':>15}"
@@ -89,17 +93,19 @@ def main(cfg: Config) -> dict:
     print("-" * len(head))
     print(f"{cfg.reference + ' (reference)':<22} {ref_ppl:10.3f} {'-':>16} {'-':>10} {'-':>15}")
     rows = []
-    for precision, quantize_output in variants:
-        model = load_model(model_dir, precision, cfg.device, verbose=False, quantize_output=quantize_output)
+    for precision, quantize_output, kernels in variants:
+        model = load_model(model_dir, precision, cfg.device, verbose=False, quantize_output=quantize_output,
+                           kernels=kernels)
         logits, ppl = score(model, ids, first)
         answer = greedy_answer(model, prompt_ids, cfg.new_tokens)
         del model
         rel = ((logits - ref_logits).abs().max() / ref_logits.abs().max()).item()
         cos = torch.nn.functional.cosine_similarity(logits, ref_logits, dim=-1).min().item()
         same = sum(a == b for a, b in zip(answer, ref_answer))
-        name = precision + (" + output layer" if quantize_output else "")
+        name = precision + (" + output layer" if quantize_output else "") + (" fast kernels" if kernels == "fast"
+                                                                             else "")
         print(f"{name:<22} {ppl:10.3f} {rel:16.4f} {cos:10.5f} {f'{same}/{len(ref_answer)}':>15}")
-        rows.append({"precision": precision, "quantize_output": quantize_output, "perplexity": ppl,
+        rows.append({"precision": precision, "quantize_output": quantize_output, "kernels": kernels, "perplexity": ppl,
                      "max_rel_diff": rel, "min_cosine": cos, "same_greedy": same, "answer_len": len(ref_answer)})
     return {"reference": {"precision": cfg.reference, "perplexity": ref_ppl}, "rows": rows}
 

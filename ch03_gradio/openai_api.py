@@ -2,6 +2,7 @@
 
     python ch03_gradio/openai_api.py                         # built-in demo model, http://127.0.0.1:8000
     python ch03_gradio/openai_api.py --model /path/to/chatglm3-6b --device cuda --precision fp16 --api-key sk-xxx
+    python ch03_gradio/openai_api.py --model /path/to/chatglm3-6b --precision int8 --cpu-kernels fast   # CPU
 
 Endpoints (the same as OpenAI / vLLM, so the ``openai`` client and LangChain's ``ChatOpenAI`` work unchanged):
 
@@ -38,7 +39,7 @@ from typing import Iterator
 
 if __package__ in (None, ""):  # `python ch03_gradio/openai_api.py` as well as `python -m ch03_gradio.openai_api`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from common.cli import ModelArgs, UserError, arg, run  # noqa: E402
+from common.cli import GenerationArgs, ModelArgs, UserError, arg, redefault, run  # noqa: E402
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -46,6 +47,7 @@ LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 @dataclass
 class Config(ModelArgs):
+    cpu_kernels: str = redefault(GenerationArgs, "cpu_kernels", "plain")
     host: str = arg("127.0.0.1", "interface to bind; 0.0.0.0 exposes the API to your network (then set --api-key)",
                     group="server")
     port: int = arg(8000, "TCP port (0 = any free port)", group="server")
@@ -119,7 +121,7 @@ def build(cfg: Config, model=None, tokenizer=None):
     check_config(cfg)
     if model is None or tokenizer is None:
         apply_threads(cfg)
-        model, tokenizer = load_model_and_tokenizer(cfg.model, cfg.precision, cfg.device)
+        model, tokenizer = load_model_and_tokenizer(cfg.model, cfg.precision, cfg.device, kernels=cfg.cpu_kernels)
         name = cfg.served_model_name or resolve_model_path(cfg.model).name
     else:
         name = cfg.served_model_name or "chatglm3"

@@ -73,7 +73,8 @@ def main(cfg: Config) -> dict:
     from common.langchain_chatglm3 import ChatGLM3ChatModel, ChatGLM3LLM, shared_model_and_tokenizer
 
     apply_threads(cfg)
-    model, tok = shared_model_and_tokenizer(cfg.model, cfg.precision, cfg.device)
+    model, tok = shared_model_and_tokenizer(cfg.model, cfg.precision, cfg.device,
+                                            kernels=getattr(cfg, "cpu_kernels", "plain"))
     n, prompt = cfg.new_tokens, PROMPTS[0]
     # 固定生成长度：关闭停止词（min_new_tokens），保证每条路径生成同样多的 token
     direct_kw = {"max_new_tokens": n, "do_sample": False, "min_new_tokens": n}

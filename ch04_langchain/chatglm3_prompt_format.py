@@ -47,7 +47,8 @@ def main(cfg: Config) -> dict:
 
     from common.cli import apply_threads
     apply_threads(cfg)
-    model, tok = shared_model_and_tokenizer(cfg.model, cfg.precision, cfg.device)
+    model, tok = shared_model_and_tokenizer(cfg.model, cfg.precision, cfg.device,
+                                            kernels=getattr(cfg, "cpu_kernels", "plain"))
     system = cfg.system or ASSISTANT_SYSTEM
     template = ChatPromptTemplate.from_messages([("system", "{system}"), ("human", "{question}")])
     value = template.invoke({"system": system, "question": cfg.question})

@@ -76,7 +76,8 @@ def main(cfg: Config) -> dict:
         from common.chatglm3 import load_tokenizer
         tokenizer = load_tokenizer(cfg.model)
     else:
-        _, tokenizer = shared_model_and_tokenizer(cfg.model, cfg.precision, cfg.device, quiet=True)
+        _, tokenizer = shared_model_and_tokenizer(cfg.model, cfg.precision, cfg.device, quiet=True,
+                                                   kernels=getattr(cfg, "cpu_kernels", "plain"))
     shown = {
         "1 string -> ChatGLM3LLM": chatglm3_prompt(tokenizer, inputs["string"]),
         "2 message list -> ChatGLM3ChatModel": chatglm3_prompt(tokenizer, inputs["messages"]),

@@ -119,6 +119,10 @@ def main(cfg: Config | None = None) -> dict:
     from common.cli import apply_threads
 
     cfg = cfg or Config()
+    if cfg.cpu_kernels != "plain":
+        raise UserError("LoRA wraps nn.Linear layers and switches the adapter off and on, so this script needs "
+                        "--cpu-kernels plain. To fix: drop --cpu-kernels fast, or merge (--merge-to DIR) and chat "
+                        "with the merged model using --cpu-kernels fast")
     apply_threads(cfg)
     gen = sampling_kwargs(cfg)
     adapter = Path(cfg.adapter) if cfg.adapter else _default_adapter()

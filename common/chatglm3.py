@@ -34,7 +34,7 @@ from .resolve import demo_notice, resolve_model_path
 from .tokenizer import ChatGLM3Tokenizer, load_chatglm3_tokenizer
 from .toolcall import ToolCallError, parse_tool_call
 
-from .choices import DEVICES, PRECISIONS  # one definition, shared with common.cli (no torch there)
+from .choices import DEVICES, FAST_PRECISIONS, KERNELS, PRECISIONS  # one definition, shared with common.cli (no torch there)
 _log = logging.getLogger("chatglm3")
 FLOAT_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}  # --precision -> dtype
 
@@ -65,7 +65,7 @@ def pick_device(device: str = "auto") -> torch.device:
 
 def load_model(path: str | os.PathLike | None = None, precision: str = "fp32", device: str = "cpu",
                verbose: bool = True, compute_dtype: torch.dtype | None = None,
-               quantize_output: bool = False) -> GlmForCausalLM:
+               quantize_output: bool = False, kernels: str = "plain") -> GlmForCausalLM:
     """A ``GlmForCausalLM`` (eval mode) for an official ChatGLM3 folder or a native GLM folder.
 
     ``precision``: fp32 | bf16 | fp16 | int8 | int4. ``device``: auto | cpu | cuda | mps. With several CUDA GPUs and
@@ -78,6 +78,10 @@ def load_model(path: str | os.PathLike | None = None, precision: str = "fp32", d
     The output layer (``lm_head``, vocabulary x hidden: ChatGLM3-6B's biggest matrix) stays bf16 by default;
     ``quantize_output=True`` (CPU int8/int4 only, opt-in) quantizes it too: a faster decode step, logits within the
     tolerance ``tests/test_common_quant_output.py`` states.
+
+    ``kernels="fast"`` (CPU, bf16/fp16/int8/int4, inference only, opt-in) swaps the linear layers for fbgemm's
+    kernels after loading (``common/cpu_kernels.py``: fp16 weights with fp32 sums for bf16/fp16, int8 activations
+    per token for int8, the output layer quantized too for int8/int4); ``"plain"`` keeps the layers above.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
@@ -88,7 +92,15 @@ def load_model(path: str | os.PathLike | None = None, precision: str = "fp32", d
     if quantize_output and not (precision in ("int8", "int4") and dev.type == "cpu"):
         raise ValueError("quantize_output is for --precision int8/int4 on CPU (PyTorch's weight-only kernels); "
                          f"not {precision} on {dev.type}")
-    if precision == "fp16" and dev.type == "cpu" and verbose:
+    if kernels not in KERNELS:
+        raise ValueError(f"kernels must be one of {KERNELS}, not {kernels!r}")
+    if kernels == "fast":
+        if dev.type != "cpu" or precision not in FAST_PRECISIONS or multi_gpu:
+            from .cpu_kernels import KernelsError
+            raise KernelsError(f"kernels='fast' (--cpu-kernels fast) is for --precision {'/'.join(FAST_PRECISIONS)} on "
+                             f"CPU; not {precision} on {dev.type}. Use --cpu-kernels plain.")
+        quantize_output = precision in ("int8", "int4")
+    if precision == "fp16" and dev.type == "cpu" and verbose and kernels == "plain":
         print("[note] fp16 on CPU is slow on most processors; bf16 or int8/int4 are the CPU choices.",
               file=sys.stderr)
     # 量化时先以 bf16 读入（CUDA 上 bitsandbytes 用 fp16）；边读边量化，避免整模型两份拷贝
@@ -98,7 +110,8 @@ def load_model(path: str | os.PathLike | None = None, precision: str = "fp32", d
                               "quantized": [], "kept": []}
     cfg = read_config(model_dir)
     if is_official_config(cfg):
-        hook = _QuantizeWhenReady(precision, dev, report, compute_dtype, quantize_output) if quantized else None
+        hook = (_QuantizeWhenReady(precision, dev, report, compute_dtype, quantize_output, kernels)
+                if quantized or kernels == "fast" else None)
         model = load_glm_from_official(model_dir, dtype=dtype, device=load_device,
                                        on_module_ready=hook)
     elif cfg.get("model_type") == "glm":
@@ -124,6 +137,10 @@ def load_model(path: str | os.PathLike | None = None, precision: str = "fp32", d
         model = dispatch_model(model, device_map=device_map)
         report["device_map"] = device_map
     _set_generation_defaults(model, model_dir)
+    if kernels == "fast":  # official folders were converted layer by layer while loading; this covers the rest
+        from .cpu_kernels import use_fast_kernels
+        report["fast_kernels"] = report.get("fast_kernels", []) + use_fast_kernels(model)
+    report["kernels"] = kernels
     model.eval()
     model.load_report = report
     if verbose and report["kept"]:
@@ -137,23 +154,27 @@ class _QuantizeWhenReady:
     the full-precision weights at once."""
 
     def __init__(self, precision: str, device: torch.device, report: dict, compute_dtype: torch.dtype | None = None,
-                 quantize_output: bool = False):
+                 quantize_output: bool = False, kernels: str = "plain"):
         self.precision, self.device, self.report, self.compute_dtype = precision, device, report, compute_dtype
-        self.quantize_output = quantize_output
+        self.quantize_output, self.kernels = quantize_output, kernels
 
     def __call__(self, model: torch.nn.Module, module_name: str) -> None:
         from .quant import quantize_linears, replace_module
         module = model.get_submodule(module_name)
-        is_output = module_name.endswith("lm_head")
-        if not isinstance(module, torch.nn.Linear) or (is_output and not self.quantize_output):
+        if not isinstance(module, torch.nn.Linear):
             return
         attr = module_name.rpartition(".")[2]
         holder = torch.nn.Module()
         holder.add_module(attr, module)
-        r = quantize_linears(holder, self.precision, self.device, compute_dtype=self.compute_dtype, skip=())
+        del module
+        if self.precision in ("int8", "int4", "nf4") and (self.quantize_output or not module_name.endswith("lm_head")):
+            r = quantize_linears(holder, self.precision, self.device, compute_dtype=self.compute_dtype, skip=())
+            self.report["quantized"] += [module_name for _ in r["quantized"]]
+            self.report["kept"] += [module_name for _ in r["kept"]]
+        if self.kernels == "fast":  # 读一层、换一层：峰值内存只多一层
+            from .cpu_kernels import use_fast_kernels
+            self.report.setdefault("fast_kernels", []).extend(module_name for _ in use_fast_kernels(holder))
         replace_module(model, module_name, getattr(holder, attr))
-        self.report["quantized"] += [module_name for _ in r["quantized"]]
-        self.report["kept"] += [module_name for _ in r["kept"]]
 
 
 def _set_generation_defaults(model: GlmForCausalLM, model_dir: Path) -> None:
@@ -168,14 +189,15 @@ def _set_generation_defaults(model: GlmForCausalLM, model_dir: Path) -> None:
 
 def load_model_and_tokenizer(path: str | os.PathLike | None = None, precision: str = "fp32", device: str = "cpu",
                              quiet: bool = False, compute_dtype: torch.dtype | None = None,
-                             quantize_output: bool = False) -> tuple[GlmForCausalLM, ChatGLM3Tokenizer]:
+                             quantize_output: bool = False, kernels: str = "plain"
+                             ) -> tuple[GlmForCausalLM, ChatGLM3Tokenizer]:
     """Both at once, printing the one-line demo-model notice when it is the built-in demo model."""
     model_dir = resolve_model_path(path)
     notice = demo_notice(model_dir)
     if notice and not quiet:
         print(notice, file=sys.stderr)
     return (load_model(model_dir, precision, device, verbose=not quiet, compute_dtype=compute_dtype,
-                       quantize_output=quantize_output),
+                       quantize_output=quantize_output, kernels=kernels),
             load_chatglm3_tokenizer(model_dir))
 
 

@@ -25,7 +25,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .choices import DEVICES, PRECISIONS  # noqa: F401  (re-exported: scripts import them from common.cli)
+from .choices import DEVICES, KERNELS, PRECISIONS  # noqa: F401  (re-exported: scripts import them from common.cli)
 
 
 class UserError(Exception):
@@ -72,6 +72,10 @@ class GenerationArgs:
     top_p: float = arg(0.8, "nucleus sampling probability mass", group="generation")
     repetition_penalty: float = arg(1.0, ">1 discourages repeating tokens", group="generation")
     seed: int | None = arg(None, "random seed for reproducible sampling", group="generation")
+    cpu_kernels: str = arg("plain", "CPU decoding kernels: plain = the readable default; fast = fbgemm's (bf16/fp16: "
+                                    "same numbers within rounding; int8: int8 activations per token; int8/int4: "
+                                    "output layer quantized too; inference only; see common/cpu_kernels.py)",
+                           choices=KERNELS, group="model")
 
 
 @dataclass
@@ -202,7 +206,8 @@ def model_from_args(cfg: Any, quiet: bool = False):
 
     apply_threads(cfg)
     return load_model_and_tokenizer(getattr(cfg, "model", None), getattr(cfg, "precision", "fp32"),
-                                    getattr(cfg, "device", "cpu"), quiet=quiet)
+                                    getattr(cfg, "device", "cpu"), quiet=quiet,
+                                    kernels=getattr(cfg, "cpu_kernels", "plain"))
 
 
 def sampling_kwargs(cfg: Any) -> dict:

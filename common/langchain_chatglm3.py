@@ -54,17 +54,17 @@ _MODELS_LOCK = threading.Lock()
 
 
 def shared_model_and_tokenizer(model_path: str | os.PathLike | None = None, precision: str = "fp32",
-                               device: str = "cpu", quiet: bool = False) -> tuple[Any, Any]:
-    """(model, tokenizer) loaded once per (resolved path, precision, device) and shared by everyone in this
+                               device: str = "cpu", quiet: bool = False, kernels: str = "plain") -> tuple[Any, Any]:
+    """(model, tokenizer) loaded once per (resolved path, precision, device, CPU kernels) and shared by everyone in this
     process (every adapter instance, scripts that also need the raw model). Prints the demo-model line once."""
     from common.resolve import resolve_model_path
 
     resolved = resolve_model_path(model_path)
-    key = (str(resolved.resolve()), precision, device)
+    key = (str(resolved.resolve()), precision, device, kernels)
     with _MODELS_LOCK:
         if key not in _MODELS:
             from common.chatglm3 import load_model_and_tokenizer
-            _MODELS[key] = load_model_and_tokenizer(resolved, precision, device, quiet=quiet)
+            _MODELS[key] = load_model_and_tokenizer(resolved, precision, device, quiet=quiet, kernels=kernels)
         return _MODELS[key]
 
 
@@ -384,6 +384,7 @@ class _ChatGLM3Params(BaseModel):
     model_path: str | None = Field(None, description="model folder or cached hub id; None: --model/env/demo model")
     precision: str = "fp32"
     device: str = "cpu"
+    cpu_kernels: str = Field("plain", description="plain | fast (common/cpu_kernels.py)")
     loaded_model: Any = Field(None, exclude=True, repr=False, description="an already-loaded GlmForCausalLM")
     tokenizer: Any = Field(None, exclude=True, repr=False, description="its ChatGLM3Tokenizer")
     base_url: str | None = Field(None, description="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
@@ -434,7 +435,7 @@ class _ChatGLM3Params(BaseModel):
                 self._engine = _InProcess(self.loaded_model, self.tokenizer)
             else:
                 self._engine = _InProcess(*shared_model_and_tokenizer(self.model_path, self.precision, self.device,
-                                                                      quiet=self.quiet))
+                                                                      quiet=self.quiet, kernels=self.cpu_kernels))
         return self._engine
 
     def model_and_tokenizer(self) -> tuple[Any, Any]:
@@ -826,6 +827,7 @@ class ChatGLM3Embeddings(BaseModel, Embeddings):
     model_path: str | None = None
     precision: str = "fp32"
     device: str = "cpu"
+    cpu_kernels: str = "plain"
     loaded_model: Any = Field(None, exclude=True, repr=False)
     tokenizer: Any = Field(None, exclude=True, repr=False)
     base_url: str | None = None
@@ -873,7 +875,8 @@ class ChatGLM3Embeddings(BaseModel, Embeddings):
         if self.loaded_model is not None:
             model, tok = self.loaded_model, self.tokenizer
         else:
-            model, tok = shared_model_and_tokenizer(self.model_path, self.precision, self.device, quiet=self.quiet)
+            model, tok = shared_model_and_tokenizer(self.model_path, self.precision, self.device, quiet=self.quiet,
+                                                    kernels=self.cpu_kernels)
         with self._lock:
             matrix = embed_texts(model, tok, texts, batch_size=self.batch_size, max_tokens=self.max_tokens)
         return matrix.tolist()
@@ -893,7 +896,7 @@ def _source_kwargs(cfg: Any) -> dict:
     from common.cli import apply_threads
     apply_threads(cfg)
     return {"model_path": getattr(cfg, "model", None), "precision": getattr(cfg, "precision", "fp32"),
-            "device": getattr(cfg, "device", "cpu")}
+            "device": getattr(cfg, "device", "cpu"), "cpu_kernels": getattr(cfg, "cpu_kernels", "plain")}
 
 
 def _generation_kwargs(cfg: Any) -> dict:

@@ -110,9 +110,11 @@ def test_hello_prints_the_stream_as_the_final_text(monkeypatch, capsys):
 def test_quant_accuracy_table(tiny_ckpt, capsys):
     mod = load_script("ch02_env/quant_accuracy.py")
     res = mod.main(mod.Config(model=str(tiny_ckpt), precisions=["int8"], new_tokens=4, threads=1))
-    assert [(r["precision"], r["quantize_output"]) for r in res["rows"]] == [("int8", False), ("int8", True)]
+    assert [(r["precision"], r["quantize_output"], r["kernels"]) for r in res["rows"]] == [
+        ("int8", False, "plain"), ("int8", True, "plain"), ("int8", False, "fast")]
     assert all(r["perplexity"] > 0 and 0.99 < r["min_cosine"] <= 1.0 + 1e-6 for r in res["rows"]), res["rows"]
-    assert "int8 + output layer" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "int8 + output layer" in out and "int8 fast kernels" in out
 
 
 def test_hello_timing_line(tiny_ckpt, capsys):

@@ -1,0 +1,139 @@
+"""load_model(..., kernels="fast") / --cpu-kernels fast: fbgemm's CPU kernels (issue "CPU decoding as fast as
+llama.cpp"). Equivalence with today's path (the same precision, plain kernels) on a tiny official-format checkpoint
+and on the demo model. Stated tolerances (max |logit difference| / max |logit|, lowest cosine per position):
+
+* bf16 / fp16 fast (fp16 weights, fp32 sums): <= 1 %, >= 0.9999 — rounding only;
+* int8 fast (int8 activations per token):     <= 10 %, >= 0.99;
+* int4 fast (= int4 with the output layer quantized): the tolerance of tests/test_common_quant_output.py.
+
+Greedy ids must be the same as the plain path's on both models, except int4 on the random tiny checkpoint (its
+int4 output layer picks another token at a near-tie a few tokens in; on the demo model the answer is the same).
+"""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from common.chatglm3 import load_model, load_tokenizer
+from common.cpu_kernels import (Fp16PackedLinear, Int8DynamicLinear, KernelsError, fbgemm_available,
+                                use_fast_kernels)
+from common.paths import DEMO_MODEL_DIR
+from common.quant import Int4WeightOnlyLinear, Int8WeightOnlyLinear
+
+pytestmark = pytest.mark.skipif(not fbgemm_available(), reason="this PyTorch build has no fbgemm (not x86)")
+
+TOLERANCE = {"bf16": (0.01, 0.9999), "fp16": (0.01, 0.9999), "int8": (0.10, 0.99),
+             "int4": (0.15, 0.99)}  # int4: the output layer's int4 error, as in test_common_quant_output.py
+FAST_LAYER = {"bf16": Fp16PackedLinear, "fp16": Fp16PackedLinear, "int8": Int8DynamicLinear,
+              "int4": Int4WeightOnlyLinear}
+
+
+def greedy(model, ids, n=24):
+    with torch.inference_mode():
+        return model.generate(ids, max_new_tokens=n, do_sample=False, top_p=None, temperature=None,
+                              top_k=None)[0].tolist()
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16", "int8", "int4"])
+def test_fast_kernels_match_the_plain_path_on_a_tiny_checkpoint(tiny_ckpt, tiny_tokenizer, precision,
+                                                                 one_torch_thread):
+    plain = load_model(tiny_ckpt, precision, verbose=False)
+    fast = load_model(tiny_ckpt, precision, verbose=False, kernels="fast")
+    layer = fast.model.layers[0].mlp.down_proj
+    assert isinstance(layer, FAST_LAYER[precision]), type(layer)
+    assert isinstance(fast.lm_head, FAST_LAYER[precision])          # the output layer is fast too
+    assert fast.load_report["kernels"] == "fast" and plain.load_report["kernels"] == "plain"
+    ids = tiny_tokenizer.build_chat_input("你好，介绍一下这本书")["input_ids"]
+    with torch.inference_mode():
+        a, b = plain(ids).logits.float(), fast(ids).logits.float()
+    rel, min_cos = TOLERANCE[precision]
+    assert (a - b).abs().max() <= rel * a.abs().max()
+    assert torch.nn.functional.cosine_similarity(a, b, dim=-1).min() >= min_cos
+    if precision != "int4":  # int4 + int4 output layer flips near-ties of random weights (README: the numbers)
+        assert greedy(plain, ids, 12) == greedy(fast, ids, 12)
+
+
+@pytest.mark.parametrize("precision", ["bf16", "int8", "int4"])
+def test_fast_kernels_same_greedy_answer_on_the_demo_model(precision, one_torch_thread):
+    tok = load_tokenizer(DEMO_MODEL_DIR)
+    ids = tok.build_chat_input("你好，介绍一下你自己")["input_ids"]
+    answers = [greedy(load_model(DEMO_MODEL_DIR, precision, verbose=False, kernels=k), ids, 32)
+               for k in ("plain", "fast")]
+    assert answers[0] == answers[1]
+
+
+def test_fp16_packed_linear_is_the_same_product():
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(96, 40, bias=True).to(torch.bfloat16)
+    fast = Fp16PackedLinear(lin.weight, lin.bias)
+    x = torch.randn(3, 5, 96, dtype=torch.bfloat16)
+    with torch.inference_mode():
+        ref = torch.nn.functional.linear(x.float(), lin.weight.float(), lin.bias.float())
+        y = fast(x)
+    assert y.shape == (3, 5, 40) and y.dtype == torch.bfloat16
+    assert (y.float() - ref).abs().max() <= 0.01 * ref.abs().max()
+
+
+def test_int8_activations_are_scaled_per_token():
+    """Rows of very different size keep their own accuracy (a single scale for the whole batch would flatten the
+    small rows to zero: this test fails with per-tensor activation scales)."""
+    torch.manual_seed(0)
+    w = torch.randn(64, 128) * 0.05
+    ref_layer = Int8WeightOnlyLinear(w, None, compute_dtype=torch.float32)
+    fast = Int8DynamicLinear.from_weight_only(ref_layer)
+    x = torch.randn(6, 128) * torch.logspace(-3, 2, 6)[:, None]
+    with torch.inference_mode():
+        ref, y = x @ ref_layer.dequantize().t(), fast(x)
+    cos = torch.nn.functional.cosine_similarity(y, ref, dim=-1)
+    assert cos.min() >= 0.999, cos
+
+
+def test_fast_kernels_weights_are_counted(tiny_ckpt):
+    """The benchmark's bytes-per-token column counts the packed weights (they are not parameters or buffers)."""
+    fast = load_model(tiny_ckpt, "int8", verbose=False, kernels="fast")
+    layer = fast.model.layers[0].self_attn.o_proj
+    assert layer.weight_nbytes == layer.in_features * layer.out_features        # one byte per int8 weight
+    bf16 = load_model(tiny_ckpt, "bf16", verbose=False, kernels="fast").model.layers[0].self_attn.o_proj
+    assert bf16.weight_nbytes == 2 * bf16.in_features * bf16.out_features
+
+
+@pytest.mark.parametrize("precision,device", [("fp32", "cpu"), ("nf4", "cpu")])
+def test_fast_kernels_refuse_what_they_do_not_cover(tiny_ckpt, precision, device):
+    with pytest.raises(KernelsError, match="--cpu-kernels plain"):
+        load_model(tiny_ckpt, precision, device, verbose=False, kernels="fast")
+    with pytest.raises(ValueError, match="kernels must be one of"):
+        load_model(tiny_ckpt, "bf16", verbose=False, kernels="turbo")
+
+
+def test_fast_kernels_refuse_a_model_off_the_cpu():
+    holder = torch.nn.Sequential(torch.nn.Linear(8, 8, device="meta", dtype=torch.bfloat16))
+    with pytest.raises(ValueError, match="on the CPU"):
+        use_fast_kernels(holder)
+
+
+def test_the_flag_reaches_the_loader_and_the_langchain_model(tiny_ckpt):
+    from dataclasses import dataclass
+
+    from common.cli import GenerationArgs, ModelArgs, model_from_args
+    from common.langchain_chatglm3 import ChatGLM3ChatModel
+
+    @dataclass
+    class Cfg(ModelArgs, GenerationArgs):
+        pass
+
+    model, _ = model_from_args(Cfg(model=str(tiny_ckpt), precision="bf16", cpu_kernels="fast"), quiet=True)
+    assert model.load_report["kernels"] == "fast"
+    chat = ChatGLM3ChatModel(model_path=str(tiny_ckpt), precision="bf16", cpu_kernels="fast", quiet=True,
+                             max_new_tokens=3, temperature=0)
+    loaded, _ = chat.model_and_tokenizer()
+    assert loaded.load_report["kernels"] == "fast"
+    assert isinstance(chat.invoke("你好").content, str)
+
+
+def test_infer_lora_asks_for_the_plain_kernels():
+    from common.cli import UserError
+    from tests.test_ch02_env import load_script
+
+    mod = load_script("ch10_finetune/infer_lora.py")
+    with pytest.raises(UserError, match="--cpu-kernels plain"):
+        mod.main(mod.Config(cpu_kernels="fast", precision="bf16"))
