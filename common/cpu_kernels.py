@@ -1,31 +1,32 @@
 """Fast CPU inference kernels: ``load_model(..., kernels="fast")`` / ``--cpu-kernels fast`` (opt-in).
 
-The plain path (``kernels="plain"``, the default) is what a reader studies and what training needs: ``nn.Linear``
-in the model's dtype, and PyTorch's weight-only int8/int4 kernels (``common/quant.py``). Decoding one token reads
-every weight once, so a decode step is as fast as the matmul kernels read memory. On the 2-core AVX-512 machine of
-``ch02_env/bench_generate.py`` those plain kernels read 15-23 GB/s; the kernels here, from PyTorch's own
-``fbgemm`` backend, read 27-30 GB/s and run the prompt (prefill) several times faster at int8:
+The plain path (``kernels="plain"``, the default) is what a reader studies: ``nn.Linear`` in the model's dtype and
+PyTorch's weight-only int8/int4 kernels (``common/quant.py``). Decoding one token reads every weight once, so a decode
+step is as fast as the matmul kernels read memory; on the 2-core AVX-512 machine of ``ch02_env/bench_generate.py``
+the plain kernels read 15-23 GB/s of weights, llama.cpp's up to ~45. The fast kernels, all inside PyTorch:
 
-=========  =============================================  ===========================================  ==========
-precision  plain (default)                                fast                                          numerics
-=========  =============================================  ===========================================  ==========
-bf16/fp16  ``F.linear`` in bf16 (oneDNN)                  fbgemm fp16 weights, fp32 accumulation        rounding
-int8       weight-only int8 (``_weight_int8pack_mm``)     the same int8 weights, activations int8 per   changes
-                                                          token (VNNI; like llama.cpp's Q8_0)
-int4       weight-only int4, bf16 output layer            the same, output layer int4 too               changes
-=========  =============================================  ===========================================  ==========
+=========  ==========================================  ==============================================  ============
+precision  plain (default)                             fast                                            numerics
+=========  ==========================================  ==============================================  ============
+bf16/fp16  ``F.linear`` (oneDNN)                       one-token calls: PyTorch's native gemv           the same
+                                                       (oneDNN re-lays the weight out on every call);
+                                                       prompts: oneDNN as before
+int8       weight-only int8 (``_weight_int8pack_mm``)  the same int8 weights x int8 activations, one    change
+                                                       scale per token (fbgemm, VNNI), as llama.cpp's
+                                                       Q8_0 also quantizes activations
+int4       weight-only int4, bf16 output layer         the same, output layer int4 too                  change
+=========  ==========================================  ==============================================  ============
 
-* **bf16 → fp16 weights**: every bf16 number inside fp16's range is exactly an fp16 number (bf16 has 8 mantissa
-  bits, fp16 11), so the weights are unchanged except values below 6e-5 (fp16 subnormals: a few ulps of error on
-  weights too small to matter); products are summed in fp32 like oneDNN's bf16 kernel does. The logits agree within
-  rounding (``tests/test_common_cpu_kernels.py`` states the tolerance and checks the greedy ids).
-* **int8 with int8 activations** (W8A8): each token's activations are scaled to [-1, 1] by their own largest
-  value (per-token scales) and quantized to 8 bits by fbgemm's dynamic linear, then multiplied in integers. This
-  changes the numbers: ``ch02_env/quant_accuracy.py --cpu-kernels fast`` prints perplexity and logit drift. Large
-  models with outlier activation channels (LLM.int8, SmoothQuant) lose more than the demo model — measure yours
-  before relying on it.
-* The layers are inference-only (no backward, no ``state_dict`` of the packed weights): training scripts load with
-  the plain kernels.
+* **bf16/fp16**: the layer keeps its weight and bias parameters (no copy, nothing to re-load, still trainable);
+  only the kernel of one-row calls changes. Both kernels sum in fp32; the logits agree within rounding
+  (``tests/test_common_cpu_kernels.py`` states the tolerance and checks the greedy ids).
+* **int8 with int8 activations** (W8A8): each token's activations are scaled to [-1, 1] by their own largest value
+  and quantized to 8 bits by fbgemm's dynamic linear, then multiplied in integers. This changes the numbers:
+  ``ch02_env/quant_accuracy.py`` prints perplexity and logit drift for the fast rows. Large models with outlier
+  activation channels (LLM.int8, SmoothQuant) lose more than the demo model does — measure yours before relying on
+  it. The packed int8 weights are fbgemm objects: inference only, no ``state_dict``.
+* **int4**: PyTorch has no faster int4 CPU kernel than the one the plain path uses (measured: the same ms for group
+  sizes 32-256); fast only quantizes the output layer too (``quantize_output=True``).
 """
 from __future__ import annotations
 
@@ -35,12 +36,12 @@ import warnings
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .choices import FAST_PRECISIONS, KERNELS  # noqa: F401  (one definition, shared with the flags)
 from .cli import UserError
 
-FP16_MAX = 65504.0
 
 
 class KernelsError(UserError, ValueError):
@@ -75,28 +76,29 @@ def _fbgemm_engine():
         torch.backends.quantized.engine = before
 
 
-class Fp16PackedLinear(nn.Module):
-    """y = x @ W^T + b with W stored as fp16 in fbgemm's packed layout and the products summed in fp32; the
-    input and output keep the model's dtype (bf16)."""
+class DecodeGemvLinear(nn.Linear):
+    """``nn.Linear`` (the same weight and bias parameters) whose one-row calls — the decode steps — go to
+    PyTorch's own matrix-vector kernel instead of oneDNN's: for one token oneDNN re-lays the whole bf16 weight out on
+    every call, the native ``gemv`` (AVX512-BF16 dot products, fp32 sums) streams it as it is. Prompts (several rows)
+    keep oneDNN, which is faster there. Same inputs, same weights, same fp32 accumulation: the outputs agree to the
+    last bf16 bit on this machine's test (and within rounding anywhere)."""
 
-    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None):
-        super().__init__()
-        self.out_features, self.in_features = weight.shape
-        self.compute_dtype = weight.dtype if weight.is_floating_point() else torch.bfloat16
-        self.weight_nbytes = weight.numel() * 2
-        with _fbgemm_engine():
-            self._packed = torch.ops.quantized.linear_prepack_fp16(weight.detach().float(), None)
-        self.register_buffer("bias", None if bias is None else bias.detach().float())
+    @classmethod
+    def from_linear(cls, linear: nn.Linear) -> "DecodeGemvLinear":
+        new = cls(linear.in_features, linear.out_features, bias=linear.bias is not None, device="meta",
+                  dtype=linear.weight.dtype)
+        new.weight, new.bias = linear.weight, linear.bias  # 共用同一份参数：不复制、不重排
+        return new
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        shape = x.shape
-        y = torch.ops.quantized.linear_dynamic_fp16(x.reshape(-1, shape[-1]).float(), self._packed)
-        if self.bias is not None:
-            y = y + self.bias
-        return y.reshape(*shape[:-1], self.out_features).to(x.dtype)
-
-    def extra_repr(self) -> str:
-        return f"in_features={self.in_features}, out_features={self.out_features}, fbgemm fp16 weights"
+        if x.device.type != "cpu" or x.numel() != x.shape[-1]:
+            return F.linear(x, self.weight, self.bias)
+        before = torch._C._get_mkldnn_enabled()
+        torch._C._set_mkldnn_enabled(False)  # 只对这一次调用关掉 oneDNN
+        try:
+            return F.linear(x, self.weight, self.bias)
+        finally:
+            torch._C._set_mkldnn_enabled(before)
 
 
 class Int8DynamicLinear(nn.Module):
@@ -127,9 +129,12 @@ class Int8DynamicLinear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape = x.shape
         x2 = x.reshape(-1, shape[-1]).float()
-        # 每个 token 一个尺度：先把每行缩放到 [-1, 1]，fbgemm 的整张量动态量化就等于逐 token 量化；算完再乘回去
-        s = x2.abs().amax(dim=-1, keepdim=True).clamp_(min=1e-6)
-        y = torch.ops.quantized.linear_dynamic(x2 / s, self._packed, self.reduce_range) * s
+        if x2.shape[0] == 1:  # one token: fbgemm's per-tensor scale is already a per-token scale
+            y = torch.ops.quantized.linear_dynamic(x2, self._packed, self.reduce_range)
+        else:
+            # 每个 token 一个尺度：先把每行缩放到 [-1, 1]，fbgemm 的整张量动态量化就等于逐 token 量化；算完再乘回去
+            s = x2.abs().amax(dim=-1, keepdim=True).clamp_(min=1e-6)
+            y = torch.ops.quantized.linear_dynamic(x2 / s, self._packed, self.reduce_range) * s
         if self.bias is not None:
             y = y + self.bias
         return y.reshape(*shape[:-1], self.out_features).to(x.dtype)
@@ -141,7 +146,7 @@ class Int8DynamicLinear(nn.Module):
 
 def use_fast_kernels(model: nn.Module) -> list[str]:
     """Swap the model's linear layers for the fast kernels, in place, one layer at a time (so at most one extra
-    layer is ever in memory); returns the names swapped. ``nn.Linear`` (bf16/fp16 weights) -> ``Fp16PackedLinear``;
+    layer is ever in memory); returns the names swapped. ``nn.Linear`` (bf16/fp16 weights) -> ``DecodeGemvLinear``;
     ``Int8WeightOnlyLinear`` -> ``Int8DynamicLinear``; int4 layers stay as they are."""
     from .quant import Int8WeightOnlyLinear, replace_module
 
@@ -155,10 +160,8 @@ def use_fast_kernels(model: nn.Module) -> list[str]:
             raise ValueError(f"fast CPU kernels need the model on the CPU; {name} is on {module.weight.device}")
         if isinstance(module, Int8WeightOnlyLinear):
             new = Int8DynamicLinear.from_weight_only(module)
-        elif module.weight.abs().max() > FP16_MAX:  # 超出 fp16 范围的层保持原样，不把权重变成 inf
-            continue
         else:
-            new = Fp16PackedLinear(module.weight, module.bias)
+            new = DecodeGemvLinear.from_linear(module)
         replace_module(model, name, new)
         del module, new
         done.append(name)

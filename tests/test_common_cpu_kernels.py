@@ -2,7 +2,7 @@
 llama.cpp"). Equivalence with today's path (the same precision, plain kernels) on a tiny official-format checkpoint
 and on the demo model. Stated tolerances (max |logit difference| / max |logit|, lowest cosine per position):
 
-* bf16 / fp16 fast (fp16 weights, fp32 sums): <= 1 %, >= 0.9999 — rounding only;
+* bf16 / fp16 fast (native gemv for one-token calls, fp32 sums): <= 1 %, >= 0.9999 — rounding only;
 * int8 fast (int8 activations per token):     <= 10 %, >= 0.99;
 * int4 fast (= int4 with the output layer quantized): the tolerance of tests/test_common_quant_output.py.
 
@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from common.chatglm3 import load_model, load_tokenizer
-from common.cpu_kernels import (Fp16PackedLinear, Int8DynamicLinear, KernelsError, fbgemm_available,
+from common.cpu_kernels import (DecodeGemvLinear, Int8DynamicLinear, KernelsError, fbgemm_available,
                                 use_fast_kernels)
 from common.paths import DEMO_MODEL_DIR
 from common.quant import Int4WeightOnlyLinear, Int8WeightOnlyLinear
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.skipif(not fbgemm_available(), reason="this PyTorch bui
 
 TOLERANCE = {"bf16": (0.01, 0.9999), "fp16": (0.01, 0.9999), "int8": (0.10, 0.99),
              "int4": (0.15, 0.99)}  # int4: the output layer's int4 error, as in test_common_quant_output.py
-FAST_LAYER = {"bf16": Fp16PackedLinear, "fp16": Fp16PackedLinear, "int8": Int8DynamicLinear,
+FAST_LAYER = {"bf16": DecodeGemvLinear, "fp16": DecodeGemvLinear, "int8": Int8DynamicLinear,
               "int4": Int4WeightOnlyLinear}
 
 
@@ -62,16 +62,20 @@ def test_fast_kernels_same_greedy_answer_on_the_demo_model(precision, one_torch_
     assert answers[0] == answers[1]
 
 
-def test_fp16_packed_linear_is_the_same_product():
+def test_decode_gemv_linear_is_the_same_layer_and_product():
     torch.manual_seed(0)
     lin = torch.nn.Linear(96, 40, bias=True).to(torch.bfloat16)
-    fast = Fp16PackedLinear(lin.weight, lin.bias)
-    x = torch.randn(3, 5, 96, dtype=torch.bfloat16)
-    with torch.inference_mode():
-        ref = torch.nn.functional.linear(x.float(), lin.weight.float(), lin.bias.float())
-        y = fast(x)
-    assert y.shape == (3, 5, 40) and y.dtype == torch.bfloat16
-    assert (y.float() - ref).abs().max() <= 0.01 * ref.abs().max()
+    fast = DecodeGemvLinear.from_linear(lin)
+    assert fast.weight is lin.weight and fast.bias is lin.bias        # shared parameters, nothing copied
+    assert isinstance(fast, torch.nn.Linear)
+    for shape in ((1, 1, 96), (1, 96), (3, 5, 96)):                  # one token (native gemv) and a prompt (oneDNN)
+        x = torch.randn(*shape, dtype=torch.bfloat16)
+        with torch.inference_mode():
+            ref = torch.nn.functional.linear(x.float(), lin.weight.float(), lin.bias.float())
+            y = fast(x)
+        assert y.shape == (*shape[:-1], 40) and y.dtype == torch.bfloat16
+        assert (y.float() - ref).abs().max() <= 0.01 * ref.abs().max()
+    assert torch._C._get_mkldnn_enabled()                              # the switch is put back
 
 
 def test_int8_activations_are_scaled_per_token():
@@ -89,12 +93,10 @@ def test_int8_activations_are_scaled_per_token():
 
 
 def test_fast_kernels_weights_are_counted(tiny_ckpt):
-    """The benchmark's bytes-per-token column counts the packed weights (they are not parameters or buffers)."""
+    """The benchmark's bytes-per-token column counts the packed int8 weights (not parameters or buffers)."""
     fast = load_model(tiny_ckpt, "int8", verbose=False, kernels="fast")
     layer = fast.model.layers[0].self_attn.o_proj
     assert layer.weight_nbytes == layer.in_features * layer.out_features        # one byte per int8 weight
-    bf16 = load_model(tiny_ckpt, "bf16", verbose=False, kernels="fast").model.layers[0].self_attn.o_proj
-    assert bf16.weight_nbytes == 2 * bf16.in_features * bf16.out_features
 
 
 @pytest.mark.parametrize("precision,device", [("fp32", "cpu"), ("nf4", "cpu")])
