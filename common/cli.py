@@ -26,10 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .choices import DEVICES, KERNELS, PRECISIONS  # noqa: F401  (re-exported: scripts import them from common.cli)
-
-
-class UserError(Exception):
-    """An expected mistake of the reader (missing file, wrong flag combination); the message carries the fix."""
+from .errors import UserError  # noqa: F401  (defined there so runtime modules need not import the CLI)
 
 
 # ============================================================================================ fields

@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .choices import FAST_PRECISIONS, KERNELS  # noqa: F401  (one definition, shared with the flags)
-from .cli import UserError
+from .errors import UserError
 
 
 

@@ -7,6 +7,11 @@ from __future__ import annotations
 
 import os
 
+
+class UserError(Exception):
+    """An expected mistake of the reader (missing file, wrong flag combination); the message carries the fix.
+    ``common.cli.run`` prints it as one line. (Scripts import it from ``common.cli``.)"""
+
 # top-level import name -> the pyproject extra that installs it
 EXTRA_OF = {
     "bitsandbytes": "quant",
