@@ -80,8 +80,8 @@ def load_model(path: str | os.PathLike | None = None, precision: str = "fp32", d
     tolerance ``tests/test_common_quant_output.py`` states.
 
     ``kernels="fast"`` (CPU, bf16/fp16/int8/int4, inference only, opt-in) swaps the linear layers for fbgemm's
-    kernels after loading (``common/cpu_kernels.py``: fp16 weights with fp32 sums for bf16/fp16, int8 activations
-    per token for int8, the output layer quantized too for int8/int4); ``"plain"`` keeps the layers above.
+    kernels while loading (``common/cpu_kernels.py``: PyTorch's native gemv for one-token calls at bf16/fp16, int8
+    activations per token for int8, and an int8 output layer for int8/int4); ``"plain"`` keeps the layers above.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
@@ -99,7 +99,7 @@ def load_model(path: str | os.PathLike | None = None, precision: str = "fp32", d
             from .cpu_kernels import KernelsError
             raise KernelsError(f"kernels='fast' (--cpu-kernels fast) is for --precision {'/'.join(FAST_PRECISIONS)} on "
                              f"CPU; not {precision} on {dev.type}. Use --cpu-kernels plain.")
-        quantize_output = precision in ("int8", "int4")
+        quantize_output = precision == "int8"  # int4: the output layer goes int8 (below), not int4
     if precision == "fp16" and dev.type == "cpu" and verbose and kernels == "plain":
         print("[note] fp16 on CPU is slow on most processors; bf16 or int8/int4 are the CPU choices.",
               file=sys.stderr)
@@ -139,6 +139,13 @@ def load_model(path: str | os.PathLike | None = None, precision: str = "fp32", d
     _set_generation_defaults(model, model_dir)
     if kernels == "fast":  # official folders were converted layer by layer while loading; this covers the rest
         from .cpu_kernels import use_fast_kernels
+        if precision == "int4" and type(model.lm_head) is torch.nn.Linear:  # native folders: int8 output layer
+            from .quant import quantize_linears
+            holder = torch.nn.Module()
+            holder.lm_head = model.lm_head
+            quantize_linears(holder, "int8", dev, skip=())
+            model.lm_head = holder.lm_head
+            report["quantized"].append("lm_head")
         report["fast_kernels"] = report.get("fast_kernels", []) + use_fast_kernels(model)
     report["kernels"] = kernels
     model.eval()
@@ -167,8 +174,13 @@ class _QuantizeWhenReady:
         holder = torch.nn.Module()
         holder.add_module(attr, module)
         del module
-        if self.precision in ("int8", "int4", "nf4") and (self.quantize_output or not module_name.endswith("lm_head")):
-            r = quantize_linears(holder, self.precision, self.device, compute_dtype=self.compute_dtype, skip=())
+        is_output = module_name.endswith("lm_head")
+        target = self.precision if self.precision in ("int8", "int4", "nf4") else None
+        if is_output and not self.quantize_output:
+            # int4 快速内核：输出层用 int8（fbgemm 按 token 量化激活），与 int4 输出层一样快、数值更接近
+            target = "int8" if self.kernels == "fast" and self.precision == "int4" else None
+        if target:
+            r = quantize_linears(holder, target, self.device, compute_dtype=self.compute_dtype, skip=())
             self.report["quantized"] += [module_name for _ in r["quantized"]]
             self.report["kept"] += [module_name for _ in r["kept"]]
         if self.kernels == "fast":  # 读一层、换一层：峰值内存只多一层
