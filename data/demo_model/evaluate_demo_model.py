@@ -270,10 +270,13 @@ def main(cfg: Config | None = None) -> dict:
         print(f"{'v3 skill (held-out)':<26} {'target':>7} {'set A':>7} {'set B':>7}")
         for key, target in TARGETS.items():
             a, b = skills.get("A", {}).get(key), skills.get("B", {}).get(key)
-            met = a is not None and b is not None and a >= target and b >= target
+            ran = {name: v for name, v in (("A", a), ("B", b)) if v is not None}
+            if not ran or any(v < target for v in ran.values()):
+                status = "NOT met"
+            else:  # the target is about both sets: say so when only one was run
+                status = "met" if len(ran) == 2 else f"met on {next(iter(ran))} (the other set not run)"
             cell = ["-" if v is None else f"{v:.0%}" for v in (a, b)]
-            print(f"{key:<26} {target:>7.0%} {cell[0]:>7} {cell[1]:>7}"
-                  f"  {'met' if met else 'NOT met'}")
+            print(f"{key:<26} {target:>7.0%} {cell[0]:>7} {cell[1]:>7}  {status}")
         results["targets_met"] = (set(skills) == {"A", "B"} and
                                   all(skills[s].get(k, 0) >= t for s in skills for k, t in TARGETS.items()))
         results["stopped_ok"] = results["stopped_rate"] >= 0.99
