@@ -44,7 +44,6 @@ from .choices import FAST_PRECISIONS, KERNELS  # noqa: F401  (one definition, sh
 from .errors import UserError
 
 
-
 class KernelsError(UserError, ValueError):
     """``kernels="fast"`` asked for where it does not apply (not the CPU, fp32/nf4, no fbgemm in this build)."""
 
@@ -68,7 +67,7 @@ def cpu_has_vnni() -> bool:
 def _fbgemm_engine():
     if not fbgemm_available():
         raise KernelsError("--cpu-kernels fast needs PyTorch's fbgemm backend (x86 CPUs); this build has "
-                                     f"{torch.backends.quantized.supported_engines}. Use --cpu-kernels plain.")
+                           f"{torch.backends.quantized.supported_engines}. Use --cpu-kernels plain.")
     before = torch.backends.quantized.engine
     torch.backends.quantized.engine = "fbgemm"
     try:
@@ -116,8 +115,8 @@ class Int8DynamicLinear(nn.Module):
         with warnings.catch_warnings():  # quantized-tensor constructors are marked deprecated in torch 2.1x
             warnings.simplefilter("ignore", UserWarning)
             qweight = torch._make_per_channel_quantized_tensor(
-            weight_int8.contiguous(), scales.detach().to(torch.float64),
-            torch.zeros(self.out_features, dtype=torch.long), 0)
+                weight_int8.contiguous(), scales.detach().to(torch.float64),
+                torch.zeros(self.out_features, dtype=torch.long), 0)
         with _fbgemm_engine():
             self._packed = torch.ops.quantized.linear_prepack(qweight, None)
         self.register_buffer("bias", None if bias is None else bias.detach().float())
@@ -152,7 +151,8 @@ def use_fast_kernels(model: nn.Module) -> list[str]:
     from .quant import Int8WeightOnlyLinear, replace_module
 
     names = [n for n, m in model.named_modules()
-             if (isinstance(m, nn.Linear) and m.weight.dtype in (torch.bfloat16, torch.float16))
+             if (isinstance(m, nn.Linear) and not isinstance(m, DecodeGemvLinear)
+                 and m.weight.dtype in (torch.bfloat16, torch.float16))
              or isinstance(m, Int8WeightOnlyLinear)]
     done = []
     for name in names:  # 只记名字：列表里留着旧层的引用，旧权重就释放不掉

@@ -42,6 +42,8 @@ def test_fast_kernels_match_the_plain_path_on_a_tiny_checkpoint(tiny_ckpt, tiny_
     assert isinstance(layer, FAST_LAYER[precision]), type(layer)
     assert isinstance(fast.lm_head, FAST_OUTPUT[precision])         # the output layer is fast too
     assert fast.load_report["kernels"] == "fast" and plain.load_report["kernels"] == "plain"
+    swapped = fast.load_report["fast_kernels"]
+    assert len(swapped) == len(set(swapped)) and "lm_head" in swapped   # each layer once
     ids = tiny_tokenizer.build_chat_input("你好，介绍一下这本书")["input_ids"]
     with torch.inference_mode():
         a, b = plain(ids).logits.float(), fast(ids).logits.float()
