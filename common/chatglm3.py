@@ -147,6 +147,8 @@ def load_model(path: str | os.PathLike | None = None, precision: str = "fp32", d
             model.lm_head = holder.lm_head
             report["quantized"].append("lm_head")
         report["fast_kernels"] = report.get("fast_kernels", []) + use_fast_kernels(model)
+        from .memory import release_free_memory
+        release_free_memory()  # 换下来的旧层已释放；把空出的堆内存还给系统
     report["kernels"] = kernels
     model.eval()
     model.load_report = report

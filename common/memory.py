@@ -36,3 +36,18 @@ def reset_peak_rss() -> bool:
         return True
     except OSError:
         return False
+
+
+def release_free_memory() -> bool:
+    """Hand heap memory that was freed back to the operating system (glibc ``malloc_trim``): after a model's layers
+    were converted one by one, the freed originals can otherwise stay counted as resident. ``False`` where there is
+    no glibc (macOS, Windows, musl)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+    import ctypes.util
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(libc.malloc_trim(0))
+    except (OSError, AttributeError):
+        return False

@@ -153,3 +153,21 @@ def test_fast_kernels_on_a_native_glm_folder(tiny_ckpt, tmp_path, precision):
     with torch.inference_mode():
         a, b = plain(ids).logits.float(), fast(ids).logits.float()
     assert torch.nn.functional.cosine_similarity(a, b, dim=-1).min() >= TOLERANCE[precision][1]
+
+
+def test_freed_memory_goes_back_to_the_system():
+    """After the fast layers replaced the old ones, load_model trims the heap (glibc); a no-op elsewhere."""
+    import sys
+
+    from common.memory import release_free_memory, rss_bytes
+
+    blocks = [bytearray(64 * 1024) for _ in range(4000)]   # ~256 MiB in heap-sized blocks (not mmap'd)
+    pin = bytearray(64 * 1024)                              # above them: free() alone cannot shrink the heap
+    before = rss_bytes()
+    del blocks
+    trimmed = release_free_memory()
+    del pin
+    if sys.platform.startswith("linux"):
+        assert trimmed and rss_bytes() < before - 100 * 2**20
+    else:
+        assert trimmed is False
