@@ -34,7 +34,8 @@ from .resolve import demo_notice, resolve_model_path
 from .tokenizer import ChatGLM3Tokenizer, load_chatglm3_tokenizer
 from .toolcall import ToolCallError, parse_tool_call
 
-from .choices import DEVICES, FAST_PRECISIONS, KERNELS, PRECISIONS  # one definition, shared with common.cli (no torch there)
+# one definition, shared with common.cli (no torch there)
+from .choices import DEVICES, FAST_PRECISIONS, KERNELS, PRECISIONS
 _log = logging.getLogger("chatglm3")
 FLOAT_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}  # --precision -> dtype
 
@@ -79,9 +80,10 @@ def load_model(path: str | os.PathLike | None = None, precision: str = "fp32", d
     ``quantize_output=True`` (CPU int8/int4 only, opt-in) quantizes it too: a faster decode step, logits within the
     tolerance ``tests/test_common_quant_output.py`` states.
 
-    ``kernels="fast"`` (CPU, bf16/fp16/int8/int4, inference only, opt-in) swaps the linear layers for fbgemm's
-    kernels while loading (``common/cpu_kernels.py``: PyTorch's native gemv for one-token calls at bf16/fp16, int8
-    activations per token for int8, and an int8 output layer for int8/int4); ``"plain"`` keeps the layers above.
+    ``kernels="fast"`` (CPU, bf16/fp16/int8/int4, inference only, opt-in) swaps the linear layers for faster CPU
+    kernels while loading (``common/cpu_kernels.py``: PyTorch's native gemv for one-token calls at bf16/fp16, fbgemm
+    with int8 activations per token for int8, and an int8 output layer for int8/int4); ``"plain"`` keeps the layers
+    above.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, not {precision!r}")
@@ -94,12 +96,16 @@ def load_model(path: str | os.PathLike | None = None, precision: str = "fp32", d
                          f"not {precision} on {dev.type}")
     if kernels not in KERNELS:
         raise ValueError(f"kernels must be one of {KERNELS}, not {kernels!r}")
+    # what the output layer becomes: bf16 by default (None), the model's precision with quantize_output, int8 with
+    # the fast kernels (int4 too: as fast as an int4 output layer there, and much closer to the plain numbers)
+    output_precision = precision if quantize_output else None
     if kernels == "fast":
         if dev.type != "cpu" or precision not in FAST_PRECISIONS or multi_gpu:
             from .cpu_kernels import KernelsError
-            raise KernelsError(f"kernels='fast' (--cpu-kernels fast) is for --precision {'/'.join(FAST_PRECISIONS)} on "
-                             f"CPU; not {precision} on {dev.type}. Use --cpu-kernels plain.")
-        quantize_output = precision == "int8"  # int4: the output layer goes int8 (below), not int4
+            raise KernelsError(f"kernels='fast' (--cpu-kernels fast) is for --precision {'/'.join(FAST_PRECISIONS)} "
+                               f"on CPU; not {precision} on {dev.type}. Use --cpu-kernels plain.")
+        if precision in ("int8", "int4"):
+            output_precision = "int8"
     if precision == "fp16" and dev.type == "cpu" and verbose and kernels == "plain":
         print("[note] fp16 on CPU is slow on most processors; bf16 or int8/int4 are the CPU choices.",
               file=sys.stderr)
@@ -110,7 +116,7 @@ def load_model(path: str | os.PathLike | None = None, precision: str = "fp32", d
                               "quantized": [], "kept": []}
     cfg = read_config(model_dir)
     if is_official_config(cfg):
-        hook = (_QuantizeWhenReady(precision, dev, report, compute_dtype, quantize_output, kernels)
+        hook = (_QuantizeWhenReady(precision, dev, report, compute_dtype, output_precision, kernels)
                 if quantized or kernels == "fast" else None)
         model = load_glm_from_official(model_dir, dtype=dtype, device=load_device,
                                        on_module_ready=hook)
@@ -118,9 +124,10 @@ def load_model(path: str | os.PathLike | None = None, precision: str = "fp32", d
         model = GlmForCausalLM.from_pretrained(model_dir, dtype=dtype, device_map=None if multi_gpu else load_device)
         if quantized:
             from .quant import quantize_linears
-            r = quantize_linears(model, precision, dev, compute_dtype=compute_dtype,
-                                 skip=() if quantize_output else ("lm_head",))
+            r = quantize_linears(model, precision, dev, compute_dtype=compute_dtype, skip=("lm_head",))
             report["quantized"], report["kept"] = r["quantized"], r["kept"]
+        if output_precision:
+            _quantize_in_place(model, "lm_head", output_precision, dev, compute_dtype, report)
     else:
         raise ValueError(f"{model_dir}/config.json has model_type={cfg.get('model_type')!r}; expected 'chatglm' "
                          "(official ChatGLM3 files) or 'glm' (a folder written by convert_checkpoint.py).")
@@ -139,13 +146,6 @@ def load_model(path: str | os.PathLike | None = None, precision: str = "fp32", d
     _set_generation_defaults(model, model_dir)
     if kernels == "fast":  # official folders were converted layer by layer while loading; this covers the rest
         from .cpu_kernels import use_fast_kernels
-        if precision == "int4" and type(model.lm_head) is torch.nn.Linear:  # native folders: int8 output layer
-            from .quant import quantize_linears
-            holder = torch.nn.Module()
-            holder.lm_head = model.lm_head
-            quantize_linears(holder, "int8", dev, skip=())
-            model.lm_head = holder.lm_head
-            report["quantized"].append("lm_head")
         report["fast_kernels"] = report.get("fast_kernels", []) + use_fast_kernels(model)
         from .memory import release_free_memory
         release_free_memory()  # 换下来的旧层已释放；把空出的堆内存还给系统
@@ -158,37 +158,47 @@ def load_model(path: str | os.PathLike | None = None, precision: str = "fp32", d
     return model
 
 
+def _quantize_in_place(model: torch.nn.Module, module_name: str, precision: str, device: torch.device,
+                       compute_dtype: torch.dtype | None, report: dict) -> torch.nn.Module:
+    """Quantize the one linear layer ``module_name`` of ``model`` to ``precision``, in place; returns what sits there
+    now (the layer itself when the kernel cannot take its shape: it is then listed under ``report["kept"]``)."""
+    from .quant import quantize_linears, replace_module
+    attr = module_name.rpartition(".")[2]
+    holder = torch.nn.Module()
+    holder.add_module(attr, model.get_submodule(module_name))
+    r = quantize_linears(holder, precision, device, compute_dtype=compute_dtype, skip=())
+    report["quantized"] += [module_name for _ in r["quantized"]]
+    report["kept"] += [module_name for _ in r["kept"]]
+    replace_module(model, module_name, getattr(holder, attr))
+    return getattr(holder, attr)
+
+
 class _QuantizeWhenReady:
     """Quantize each Linear as soon as the loader has filled its weight (and bias): the model never holds all
     the full-precision weights at once."""
 
     def __init__(self, precision: str, device: torch.device, report: dict, compute_dtype: torch.dtype | None = None,
-                 quantize_output: bool = False, kernels: str = "plain"):
+                 output_precision: str | None = None, kernels: str = "plain"):
         self.precision, self.device, self.report, self.compute_dtype = precision, device, report, compute_dtype
-        self.quantize_output, self.kernels = quantize_output, kernels
+        self.output_precision, self.kernels = output_precision, kernels
 
     def __call__(self, model: torch.nn.Module, module_name: str) -> None:
-        from .quant import quantize_linears, replace_module
-        module = model.get_submodule(module_name)
-        if not isinstance(module, torch.nn.Linear):
+        if not isinstance(model.get_submodule(module_name), torch.nn.Linear):
             return
-        attr = module_name.rpartition(".")[2]
-        holder = torch.nn.Module()
-        holder.add_module(attr, module)
-        del module
-        is_output = module_name.endswith("lm_head")
-        target = self.precision if self.precision in ("int8", "int4", "nf4") else None
-        if is_output and not self.quantize_output:
-            # int4 快速内核：输出层用 int8（fbgemm 按 token 量化激活），与 int4 输出层一样快、数值更接近
-            target = "int8" if self.kernels == "fast" and self.precision == "int4" else None
-        if target:
-            r = quantize_linears(holder, target, self.device, compute_dtype=self.compute_dtype, skip=())
-            self.report["quantized"] += [module_name for _ in r["quantized"]]
-            self.report["kept"] += [module_name for _ in r["kept"]]
+        if module_name.endswith("lm_head"):
+            target = self.output_precision
+        else:
+            target = self.precision if self.precision in ("int8", "int4", "nf4") else None
+        layer = (_quantize_in_place(model, module_name, target, self.device, self.compute_dtype, self.report)
+                 if target else model.get_submodule(module_name))
         if self.kernels == "fast":  # 读一层、换一层：峰值内存只多一层
             from .cpu_kernels import use_fast_kernels
-            self.report.setdefault("fast_kernels", []).extend(module_name for _ in use_fast_kernels(holder))
-        replace_module(model, module_name, getattr(holder, attr))
+            from .quant import replace_module
+            holder = torch.nn.Sequential(layer)
+            del layer
+            if use_fast_kernels(holder):
+                self.report.setdefault("fast_kernels", []).append(module_name)
+                replace_module(model, module_name, holder[0])
 
 
 def _set_generation_defaults(model: GlmForCausalLM, model_dir: Path) -> None:

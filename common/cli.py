@@ -69,9 +69,10 @@ class GenerationArgs:
     top_p: float = arg(0.8, "nucleus sampling probability mass", group="generation")
     repetition_penalty: float = arg(1.0, ">1 discourages repeating tokens", group="generation")
     seed: int | None = arg(None, "random seed for reproducible sampling", group="generation")
-    cpu_kernels: str = arg("plain", "CPU decoding kernels: plain = the readable default; fast = fbgemm's (bf16/fp16: "
-                                    "same numbers within rounding; int8: int8 activations per token; int8/int4: "
-                                    "output layer quantized too; inference only; see common/cpu_kernels.py)",
+    cpu_kernels: str = arg("plain", "CPU decoding kernels: plain = the readable default; fast = bf16/fp16: PyTorch's "
+                                    "native gemv for one-token steps (same numbers); int8: fbgemm with int8 "
+                                    "activations per token; int8/int4: int8 output layer; inference only; see "
+                                    "common/cpu_kernels.py",
                            choices=KERNELS, group="model")
 
 

@@ -40,7 +40,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .choices import FAST_PRECISIONS, KERNELS  # noqa: F401  (one definition, shared with the flags)
 from .errors import UserError
 
 
