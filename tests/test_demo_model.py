@@ -152,6 +152,34 @@ def test_copy_examples_train_only_the_copied_part():
         assert ex["input_ids"][:len(ex["labels"])] == ex["input_ids"] and len(trained) < len(ex["input_ids"])
 
 
+def test_long_copy_examples_copy_a_string_from_far_back():
+    from common.paths import DEMO_MODEL_DIR
+    from common.tokenizer import ChatGLM3Tokenizer
+    from corpus import long_copy_examples
+
+    tok = ChatGLM3Tokenizer(str(DEMO_MODEL_DIR / "tokenizer.model"))
+    filler = ["床前明月光，疑是地上霜。举头望明月，低头思故乡。", "2019年度营业收入 | 1,234,567.89 | 同比增长 12.5%"] * 40
+    examples = long_copy_examples(300, 0, tok.sp, tok.eos_token_id, filler, "天地人和春秋山水风云花月", max_fill=400,
+                                  banned=frozenset({"春秋"}))
+    assert len(examples) > 250
+    far = 0
+    for ex in examples:
+        start = next(i for i, v in enumerate(ex["labels"]) if v != -100)
+        trained = ex["labels"][start:]
+        assert trained[-1] == tok.eos_token_id and ex["input_ids"][start:] == trained
+        assert all(v == -100 for v in ex["labels"][:start]) and len(ex["labels"]) == len(ex["input_ids"])
+        copied = trained[:-1]
+        # what is trained is really in the text before, as the same tokens (no dummy-prefix space in between)
+        prompt = ex["input_ids"][:start]
+        spots = [i for i in range(len(prompt) - len(copied) + 1) if prompt[i:i + len(copied)] == copied]
+        assert spots, tok.sp.decode(copied)
+        far += start - spots[0] > 100
+    assert far > 100                                   # most strings are copied from far back
+    again = long_copy_examples(300, 0, tok.sp, tok.eos_token_id, filler, "天地人和春秋山水风云花月", max_fill=400,
+                               banned=frozenset({"春秋"}))
+    assert again == examples                           # seeded
+
+
 def test_sft_batches_group_lengths_and_resume_exactly():
     from build import SFTBatches
 
@@ -182,7 +210,8 @@ def test_tiny_build_end_to_end(tmp_path):
         char_pool_size=500, sft_records=300, tool_share=0.85, short_share=0.7, real_city_share=0.15,
         copy_tasks=500, copy_steps=2, copy_batch_size=8, copy_lr=2e-3, hidden_size=64, num_layers=1, head_dim=16,
         kv_groups=2, tie_embeddings=True, ffn_hidden_size=128, seq_length=256, batch_size=4, pretrain_steps=2,
-        pretrain_seq_len=32, lr=2e-3, sft_steps=2, sft_lr=2e-3, sft_copy_mix=50, skills_records=40, skills_replay=20, skills_copy_mix=10,
+        pretrain_seq_len=32, lr=2e-3, sft_steps=2, sft_lr=2e-3, sft_copy_mix=50, long_copy_tasks=60,
+        long_copy_steps=2, long_copy_lr=1e-3, long_copy_mix=20, long_copy_max_fill=200, skills_records=40, skills_replay=20, skills_copy_mix=10,
         skills_steps=2, skills_batch_size=4, skills_lr=1e-3, skills_dtype="bf16", skills_seq_length=1024, from_v2="",
         resume=False, evaluate=False, progress=False)
     results = build.main(build.Config(**parser_defaults))
@@ -194,7 +223,7 @@ def test_tiny_build_end_to_end(tmp_path):
     sd = load_file(str(tmp_path / "demo" / "model.safetensors"))
     assert sd["transformer.output_layer.weight"].equal(sd["transformer.embedding.word_embeddings.weight"])
     work = REPO_ROOT / "outputs" / "demo_model" / "pytest-tiny-build"
-    assert {"pretrain", "copy", "sft", "skills", "v2"} <= {p.name for p in work.iterdir()}
+    assert {"pretrain", "copy", "sft", "long_copy", "skills", "v2"} <= {p.name for p in work.iterdir()}
     # the skills stage started from the exported v2 model and the export records the prompts it was trained on
     import skills
     stored = json.loads((tmp_path / "demo" / skills.PROMPTS_FILE).read_text(encoding="utf-8"))

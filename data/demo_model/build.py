@@ -20,9 +20,13 @@ Stages (intermediates — checkpoints, loss curves, logs — go to ``outputs/dem
    tasks mixed in so the circuit stays in use);
 5. SFT with the same trainer on ChatGLM3-format dialogues encoded by ``common.sft`` (loss only on assistant turns)
    plus some copy tasks, batches grouped by length;
-6. the skills stage (v3, ``skills.py``): from the v2 export (the fp16 files of stages 1-5), any declared tool in the
+6. from the v2 export (the fp16 files of stages 1-5): first a few hundred steps of long-range copy tasks
+   (``corpus.long_copy_examples``: the string to copy 20-900 tokens back inside real text — the distance at which
+   the chapters' prompts hold a passage's value or a declared tool's name; the copy circuit of stage 3 only ever
+   copied from a few dozen tokens back), then the skills stage (``skills.py``): any declared tool in the
    serialisations real clients send, grounded answers with ``[n]``, JSON extraction and math expressions, each in the
-   prompt the chapter sends (imported from the chapter), plus replayed v2 dialogues; bf16 autocast;
+   prompt the chapter sends (imported from the chapter), plus replayed v2 dialogues and long-range copy tasks;
+   bf16 autocast;
 7. export with ``common.checkpoint.save_official_checkpoint`` (config.json ``model_type: chatglm``, fp16 safetensors,
    tokenizer.model), then ``evaluate_demo_model.py`` on held-out prompts through ``common.chatglm3.chat``.
 
@@ -87,11 +91,16 @@ class SFTBatches:
         self.pending = [list(b) for b in state.get("pending", [])]
 
 
+SDPA_FROM = 450
+
+
 def sparse_lm_loss(model, x, y):
     """Cross-entropy computed only where there is a target: the LM head (a third of the compute of this small
     model) runs on the assistant tokens only, not on the prompt."""
     import torch.nn.functional as F
 
+    # eager attention is faster for short batches on a CPU, SDPA from ~450 tokens (1.5x at 700; measured)
+    model.config._attn_implementation = "sdpa" if x.shape[1] > SDPA_FROM else "eager"
     hidden = model.model(input_ids=x).last_hidden_state
     keep = y != -100
     logits = model.lm_head(hidden[keep])
@@ -232,6 +241,34 @@ def skills_probe(tok, char_pool: str, texts: list[str], per_skill: int = 24):
     return probe
 
 
+def long_copy_probe(examples: list[dict], every: int = 100):
+    """A callback: every ``every`` steps, teacher-forced accuracy on held-out long-range copy tasks (share of copied
+    tokens that are the greedy choice, and of tasks copied whole)."""
+    import torch
+
+    history: list[tuple[int, float, float]] = []
+
+    def probe(trainer) -> None:
+        if trainer.step % every:
+            return
+        model = trainer.model
+        model.eval()
+        ok = tot = whole = 0
+        with torch.no_grad():
+            for e in examples:
+                start = next(i for i, v in enumerate(e["labels"]) if v != -100)
+                pred = model(input_ids=torch.tensor([e["input_ids"]])).logits[0, start - 1:-1].argmax(-1).tolist()
+                hits = sum(a == b for a, b in zip(pred, e["labels"][start:]))
+                ok, tot, whole = ok + hits, tot + len(pred), whole + (hits == len(pred))
+        model.train()
+        history.append((trainer.step, round(ok / tot, 3), round(whole / len(examples), 3)))
+        print(f"[long-copy-probe] step {trainer.step}: copied tokens {ok / tot:.0%}, whole copies "
+              f"{whole}/{len(examples)}", flush=True)
+
+    probe.history = history
+    return probe
+
+
 def load_tied(cfg, model_dir: Path, vocab_size: int):
     """The exported (fp16) model of ``model_dir`` as a float32, tied ``GlmForCausalLM`` ready to train on."""
     from common.checkpoint import load_glm_from_official
@@ -277,10 +314,15 @@ class Config:
     sft_steps: int = arg(4000, "SFT steps")
     sft_lr: float = arg(1e-3, "peak learning rate of SFT")
     sft_copy_mix: int = arg(20000, "copy tasks mixed into the SFT examples")
+    long_copy_tasks: int = arg(20000, "long-range copy tasks (the string to copy 20-900 tokens back in real text)")
+    long_copy_steps: int = arg(200, "steps of long-range copy tasks only, before the skills stage")
+    long_copy_lr: float = arg(1e-3, "peak learning rate of the long-copy steps")
+    long_copy_mix: int = arg(12000, "long-range copy tasks mixed into the skills stage")
+    long_copy_max_fill: int = arg(900, "longest stretch of text between the string and where it is copied")
     skills_records: int = arg(60000, "generated skill dialogues (any declared tool, grounded QA, JSON, math)")
     skills_replay: int = arg(20000, "stage-5 dialogues replayed in the skills stage (nothing it could do gets worse)")
     skills_copy_mix: int = arg(5000, "copy tasks mixed into the skills stage")
-    skills_steps: int = arg(2800, "skills-stage steps")
+    skills_steps: int = arg(2100, "skills-stage steps")
     skills_batch_size: int = arg(16, "sequences per skills-stage step")
     skills_lr: float = arg(1e-3, "peak learning rate of the skills stage")
     skills_dtype: str = arg("bf16", "autocast dtype of the skills stage (bf16: ~1.8x faster on an AVX-512 CPU than "
@@ -465,6 +507,28 @@ def main(cfg: Config | None = None) -> dict:
         tok = ChatGLM3Tokenizer(str(v2_dir / "tokenizer.model"))
         model = load_tied(cfg, v2_dir, len(tok))
         n_params = sum(p.numel() for p in model.parameters())
+        # 6a. long-range copy: the copy circuit of stage 3 only ever copied from a few dozen tokens back
+        from corpus import long_copy_examples
+        from skills import report_snippets
+
+        frng = random.Random(cfg.seed + 23)
+        filler = texts + list(report_snippets())
+        frng.shuffle(filler)
+        n_fill_val = len(filler) // 10
+        long_val = long_copy_examples(48, cfg.seed + 29, tok.sp, tok.eos_token_id, filler[:n_fill_val], pool, wide,
+                                      cfg.long_copy_max_fill, heldout_values())
+        long_set = long_copy_examples(cfg.long_copy_tasks, cfg.seed + 31, tok.sp, tok.eos_token_id,
+                                      filler[n_fill_val:], pool, wide, cfg.long_copy_max_fill, heldout_values())
+        lc_probe = long_copy_probe(long_val)
+        if cfg.long_copy_steps > 0:
+            lc = run_stage("long_copy", model, SFTBatches(long_set, cfg.skills_batch_size, cfg.seed + 5), None, work,
+                           cfg, dict(max_steps=cfg.long_copy_steps, batch_size=cfg.skills_batch_size,
+                                     lr=cfg.long_copy_lr, min_lr=cfg.long_copy_lr / 5, weight_decay=0.0,
+                                     checkpoints=1, dtype=cfg.skills_dtype, log_every=25),
+                           loss_fn=sparse_lm_loss, callbacks=[lc_probe])
+            results["long_copy_loss"] = lc["train_loss"][-1][1]
+        stage("long-copy", t0)
+        t0 = time.time()
         skill_records = make_skill_records(cfg.skills_records, cfg.seed + 17, pool, texts)
         (work / "skills_train.jsonl").write_text(
             "\n".join(json.dumps(r, ensure_ascii=False) for r in skill_records) + "\n", encoding="utf-8")
@@ -472,18 +536,19 @@ def main(cfg: Config | None = None) -> dict:
         print(f"[build] skills: {sk_stats.summary() if hasattr(sk_stats, 'summary') else sk_stats}")
         replay, _ = load_sft_examples(records[:cfg.skills_replay], tok, max_length=cfg.seq_length)
         sk_copies = copy_examples(copies[:cfg.skills_copy_mix], tok.sp, tok.eos_token_id)
-        sk_mixed = sk_examples + replay + sk_copies
+        sk_mixed = sk_examples + replay + sk_copies + long_set[:cfg.long_copy_mix]
         sk_probe = skills_probe(tok, pool, texts)
         sk = run_stage("skills", model, SFTBatches(sk_mixed, cfg.skills_batch_size, cfg.seed + 6), None, work, cfg,
                        dict(max_steps=cfg.skills_steps, batch_size=cfg.skills_batch_size, lr=cfg.skills_lr,
                             min_lr=cfg.skills_lr / 20, weight_decay=0.0, checkpoints=4, dtype=cfg.skills_dtype,
                             log_every=50),
-                       loss_fn=sparse_lm_loss, callbacks=[sk_probe])
+                       loss_fn=sparse_lm_loss, callbacks=[sk_probe, lc_probe])
         avg_len = sum(len(e["input_ids"]) for e in sk_mixed) / len(sk_mixed)
         print(f"[build] skills: {len(sk_examples)} skill dialogues + {len(replay)} replayed + {len(sk_copies)} copy tasks "
+              f"+ {min(len(long_set), cfg.long_copy_mix)} long-range copy tasks "
               f"({avg_len:.0f} tokens on average), final loss {sk['train_loss'][-1][1]:.3f}")
         results.update({"skills_loss": sk["train_loss"][-1][1], "skills_examples": len(sk_examples),
-                        "skills_probe": sk_probe.history})
+                        "skills_probe": sk_probe.history, "long_copy_probe": lc_probe.history})
         stage("skills", t0)
 
         # 6. export + evaluation ----------------------------------------------------------------------------------------

@@ -110,6 +110,82 @@ def copy_examples(texts: list[str], tok, eos_id: int) -> list[dict]:
     return out
 
 
+# 长距离复制任务的提问方式（键在前文的某处，问的是它后面的值）
+LONG_QUERY_FRAMES = ["\n问：{k}是什么？\n答：{k}：", "\n{k}？ ", "\nQ: {k}\nA: {k}：", "\n请找出{k}。{k}："]
+
+
+def long_copy_examples(n: int, seed: int, tok, eos_id: int, filler_texts: list[str], char_pool: str, wide: str = "",
+                       max_fill: int = 900, banned: frozenset[str] = frozenset()) -> list[dict]:
+    """Copy tasks at long range, as training examples (labels only on the copied part, like ``copy_examples``).
+
+    The short copy tasks of the copy stage put the string to copy a few dozen tokens back. The chapters' prompts
+    put it 300-1,000 tokens back: a value among numbered passages, a tool name in the tools JSON. Here the string
+    sits at a random place inside 20-``max_fill`` tokens of real text (``filler_texts``: corpus lines and report
+    pages, whose characters also occur in the strings, so matching one character is not enough):
+
+    * 55 %: 1-6 ``key：value。`` facts scattered through the text, then a question about one key → its value;
+    * 25 %: a random string somewhere in the text, then its first 2-3 tokens again → the rest (induction);
+    * 20 %: the first 3-5 tokens of a stretch of the text again → how the text went on.
+    """
+    rng = random.Random(seed)
+    space = tok.piece_to_id("\u2581")
+
+    def enc(text: str) -> list[int]:        # no dummy-prefix space: a string is the same tokens wherever it is
+        ids = tok.encode(text)
+        return ids[1:] if ids and ids[0] == space else ids
+
+    fill: list[int] = []
+    for t in filler_texts:
+        fill += enc(t.replace("\n", "，")) + enc("\n")
+
+    def draw() -> str:
+        while True:
+            s = _copy_string(rng, char_pool, wide)
+            if not any(b in s for b in banned):
+                return s
+
+    out = []
+    for _ in range(n):
+        length = int(rng.random() ** 0.7 * max_fill) + 20
+        start = rng.randrange(0, max(1, len(fill) - length))
+        ctx = fill[start:start + length]
+        r = rng.random()
+        if r < 0.55:
+            keys: list[str] = []
+            while len(keys) < rng.randint(1, 6):
+                k = "".join(rng.choice(char_pool) for _ in range(rng.randint(2, 4)))
+                if k not in keys:
+                    keys.append(k)
+            values = [draw() for _ in keys]
+            cuts = sorted(rng.randrange(0, len(ctx) + 1) for _ in keys)
+            prompt, prev, tails = [], 0, []
+            for c, k, v in zip(cuts, keys, values):
+                fact, head = enc(f"{k}：{v}。"), enc(f"{k}：")
+                prompt += ctx[prev:c] + fact
+                tails.append(fact[len(head):] if fact[:len(head)] == head else [])
+                prev = c
+            prompt += ctx[prev:]
+            j = rng.randrange(len(keys))
+            prompt += enc(rng.choice(LONG_QUERY_FRAMES).format(k=keys[j]))
+            target = tails[j]                    # the value and its 。 exactly as they are in the text
+        elif r < 0.8:
+            sid = enc(draw() + draw())
+            c = rng.randrange(0, len(ctx) + 1)
+            k = min(len(sid) - 1, rng.randint(2, 3))
+            prompt = ctx[:c] + sid + ctx[c:] + enc("\n") + sid[:k]
+            target = sid[k:]
+        else:
+            a = rng.randrange(0, max(1, len(ctx) - 20))
+            k = rng.randint(3, 5)
+            prompt = ctx + enc("\n接着原文写：") + ctx[a:a + k]
+            target = ctx[a + k:a + k + rng.randint(4, 12)]
+        if not target:
+            continue
+        ids = prompt + target + [eos_id]
+        out.append({"input_ids": ids, "labels": [-100] * len(prompt) + target + [eos_id]})
+    return out
+
+
 def tool_prompt_texts() -> list[str]:
     """The system-message texts the tokenizer should compress: prompt + tools JSON, every tool combination."""
     from common.prompts import TOOL_SYSTEM_PROMPT, example_tools
