@@ -58,6 +58,14 @@ def _copy_string(rng: random.Random, char_pool: str, wide: str = "") -> str:
     return "".join(rng.choice(alphabet) for _ in range(rng.randint(3, 10)))
 
 
+def _draw(rng: random.Random, char_pool: str, wide: str, banned: frozenset[str]) -> str:
+    """A string to copy that contains none of ``banned`` (held-out names and codes)."""
+    while True:
+        s = _copy_string(rng, char_pool, wide)
+        if not any(b in s for b in banned):
+            return s
+
+
 def copy_task_texts(n: int, seed: int, char_pool: str, wide: str = "",
                     banned: frozenset[str] = frozenset()) -> list[str]:
     """Synthetic copy tasks (plain text, for pretraining) — they build the induction ("copy what followed the
@@ -71,22 +79,16 @@ def copy_task_texts(n: int, seed: int, char_pool: str, wide: str = "",
     """
     rng = random.Random(seed)
 
-    def draw() -> str:
-        while True:
-            s = _copy_string(rng, char_pool, wide)
-            if not any(b in s for b in banned):
-                return s
-
     out = []
     for _ in range(n):
-        s = draw()
+        s = _draw(rng, char_pool, wide, banned)
         r = rng.random()
         if r < 0.35:
             out.append(f"{s} => {s}")
         elif r < 0.85:
             out.append(f"{rng.choice(COPY_FRAMES).format(x=s)}。名字：'{s}'")
         else:
-            items = [s] + [draw() for _ in range(2)]
+            items = [s] + [_draw(rng, char_pool, wide, banned) for _ in range(2)]
             k = rng.randrange(2)
             out.append(" ".join(items) + f" | '{items[k]}' -> '{items[k + 1]}'")
     return out
@@ -138,12 +140,6 @@ def long_copy_examples(n: int, seed: int, tok, eos_id: int, filler_texts: list[s
     for t in filler_texts:
         fill += enc(t.replace("\n", "，")) + enc("\n")
 
-    def draw() -> str:
-        while True:
-            s = _copy_string(rng, char_pool, wide)
-            if not any(b in s for b in banned):
-                return s
-
     out = []
     for _ in range(n):
         length = int(rng.random() ** 0.7 * max_fill) + 20
@@ -156,7 +152,7 @@ def long_copy_examples(n: int, seed: int, tok, eos_id: int, filler_texts: list[s
                 k = "".join(rng.choice(char_pool) for _ in range(rng.randint(2, 4)))
                 if k not in keys:
                     keys.append(k)
-            values = [draw() for _ in keys]
+            values = [_draw(rng, char_pool, wide, banned) for _ in keys]
             cuts = sorted(rng.randrange(0, len(ctx) + 1) for _ in keys)
             prompt, prev, tails = [], 0, []
             for c, k, v in zip(cuts, keys, values):
@@ -169,7 +165,7 @@ def long_copy_examples(n: int, seed: int, tok, eos_id: int, filler_texts: list[s
             prompt += enc(rng.choice(LONG_QUERY_FRAMES).format(k=keys[j]))
             target = tails[j]                    # the value and its 。 exactly as they are in the text
         elif r < 0.8:
-            sid = enc(draw() + draw())
+            sid = enc(_draw(rng, char_pool, wide, banned) + _draw(rng, char_pool, wide, banned))
             c = rng.randrange(0, len(ctx) + 1)
             k = min(len(sid) - 1, rng.randint(2, 3))
             prompt = ctx[:c] + sid + ctx[c:] + enc("\n") + sid[:k]
