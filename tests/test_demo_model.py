@@ -211,7 +211,8 @@ def test_tiny_build_end_to_end(tmp_path):
         copy_tasks=500, copy_steps=2, copy_batch_size=8, copy_lr=2e-3, hidden_size=64, num_layers=1, head_dim=16,
         kv_groups=2, tie_embeddings=True, ffn_hidden_size=128, seq_length=256, batch_size=4, pretrain_steps=2,
         pretrain_seq_len=32, lr=2e-3, sft_steps=2, sft_lr=2e-3, sft_copy_mix=50, long_copy_tasks=60,
-        long_copy_steps=2, long_copy_lr=1e-3, long_copy_mix=20, long_copy_max_fill=200, skills_records=40, skills_replay=20, skills_copy_mix=10,
+        long_copy_steps=2, long_copy_lr=1e-3, long_copy_mix=20, long_copy_max_fill=200, sdpa_from=100,
+        skills_records=40, skills_replay=20, skills_copy_mix=10,
         skills_steps=2, skills_batch_size=4, skills_lr=1e-3, skills_dtype="bf16", skills_seq_length=1024, from_v2="",
         resume=False, evaluate=False, progress=False)
     results = build.main(build.Config(**parser_defaults))

@@ -34,6 +34,7 @@ Stages (intermediates — checkpoints, loss curves, logs — go to ``outputs/dem
 """
 from __future__ import annotations
 
+import functools
 import json
 import random
 import shutil
@@ -91,16 +92,13 @@ class SFTBatches:
         self.pending = [list(b) for b in state.get("pending", [])]
 
 
-SDPA_FROM = 450
-
-
-def sparse_lm_loss(model, x, y):
+def sparse_lm_loss(model, x, y, sdpa_from: int = 0):
     """Cross-entropy computed only where there is a target: the LM head (a third of the compute of this small
     model) runs on the assistant tokens only, not on the prompt."""
     import torch.nn.functional as F
 
-    # eager attention is faster for short batches on a CPU, SDPA from ~450 tokens (1.5x at 700; measured)
-    model.config._attn_implementation = "sdpa" if x.shape[1] > SDPA_FROM else "eager"
+    # eager attention is faster for short batches on a CPU, SDPA for long ones (1.5x at 700 tokens; measured)
+    model.config._attn_implementation = "sdpa" if sdpa_from and x.shape[1] > sdpa_from else "eager"
     hidden = model.model(input_ids=x).last_hidden_state
     keep = y != -100
     logits = model.lm_head(hidden[keep])
@@ -269,6 +267,22 @@ def long_copy_probe(examples: list[dict], every: int = 100):
     return probe
 
 
+def long_copy_data(cfg, tok, texts: list[str], pool: str, wide: str, banned: frozenset[str]):
+    """Long-range copy tasks over corpus lines and report pages (a tenth of the filler held out for the probe):
+    the training examples and ``[probe]``."""
+    from corpus import long_copy_examples
+    from skills import report_snippets
+
+    filler = texts + list(report_snippets())
+    random.Random(cfg.seed + 23).shuffle(filler)
+    n_val = len(filler) // 10
+    held = long_copy_examples(48, cfg.seed + 29, tok.sp, tok.eos_token_id, filler[:n_val], pool, wide,
+                              cfg.long_copy_max_fill, banned)
+    train = long_copy_examples(cfg.long_copy_tasks, cfg.seed + 31, tok.sp, tok.eos_token_id, filler[n_val:], pool,
+                               wide, cfg.long_copy_max_fill, banned)
+    return train, [long_copy_probe(held)]
+
+
 def load_tied(cfg, model_dir: Path, vocab_size: int):
     """The exported (fp16) model of ``model_dir`` as a float32, tied ``GlmForCausalLM`` ready to train on."""
     from common.checkpoint import load_glm_from_official
@@ -315,14 +329,17 @@ class Config:
     sft_lr: float = arg(1e-3, "peak learning rate of SFT")
     sft_copy_mix: int = arg(20000, "copy tasks mixed into the SFT examples")
     long_copy_tasks: int = arg(20000, "long-range copy tasks (the string to copy 20-900 tokens back in real text)")
-    long_copy_steps: int = arg(200, "steps of long-range copy tasks only, before the skills stage")
+    long_copy_steps: int = arg(0, "steps of long-range copy tasks only, before the skills stage (0: none; "
+                                  "measured with 200: see data/README.md)")
     long_copy_lr: float = arg(1e-3, "peak learning rate of the long-copy steps")
-    long_copy_mix: int = arg(12000, "long-range copy tasks mixed into the skills stage")
+    long_copy_mix: int = arg(0, "long-range copy tasks mixed into the skills stage (measured with 12000)")
     long_copy_max_fill: int = arg(900, "longest stretch of text between the string and where it is copied")
     skills_records: int = arg(60000, "generated skill dialogues (any declared tool, grounded QA, JSON, math)")
     skills_replay: int = arg(20000, "stage-5 dialogues replayed in the skills stage (nothing it could do gets worse)")
     skills_copy_mix: int = arg(5000, "copy tasks mixed into the skills stage")
-    skills_steps: int = arg(2100, "skills-stage steps")
+    skills_steps: int = arg(2800, "skills-stage steps")
+    sdpa_from: int = arg(0, "skills stage: SDPA attention for batches longer than this many tokens, eager below "
+                            "(0: always eager, as the committed model was trained; 450 is 1.5x faster at 700 tokens)")
     skills_batch_size: int = arg(16, "sequences per skills-stage step")
     skills_lr: float = arg(1e-3, "peak learning rate of the skills stage")
     skills_dtype: str = arg("bf16", "autocast dtype of the skills stage (bf16: ~1.8x faster on an AVX-512 CPU than "
@@ -507,25 +524,18 @@ def main(cfg: Config | None = None) -> dict:
         tok = ChatGLM3Tokenizer(str(v2_dir / "tokenizer.model"))
         model = load_tied(cfg, v2_dir, len(tok))
         n_params = sum(p.numel() for p in model.parameters())
-        # 6a. long-range copy: the copy circuit of stage 3 only ever copied from a few dozen tokens back
-        from corpus import long_copy_examples
-        from skills import report_snippets
-
-        frng = random.Random(cfg.seed + 23)
-        filler = texts + list(report_snippets())
-        frng.shuffle(filler)
-        n_fill_val = len(filler) // 10
-        long_val = long_copy_examples(48, cfg.seed + 29, tok.sp, tok.eos_token_id, filler[:n_fill_val], pool, wide,
-                                      cfg.long_copy_max_fill, heldout_values())
-        long_set = long_copy_examples(cfg.long_copy_tasks, cfg.seed + 31, tok.sp, tok.eos_token_id,
-                                      filler[n_fill_val:], pool, wide, cfg.long_copy_max_fill, heldout_values())
-        lc_probe = long_copy_probe(long_val)
+        # 6a. optional long-range copy steps (the copy circuit of stage 3 only ever copied from a few dozen tokens
+        # back; measured, not in the default recipe: see data/README.md)
+        long_set, callbacks = [], []
+        if cfg.long_copy_steps > 0 or cfg.long_copy_mix > 0:
+            long_set, callbacks = long_copy_data(cfg, tok, texts, pool, wide, heldout_values())
+        loss = functools.partial(sparse_lm_loss, sdpa_from=cfg.sdpa_from)
         if cfg.long_copy_steps > 0:
             lc = run_stage("long_copy", model, SFTBatches(long_set, cfg.skills_batch_size, cfg.seed + 5), None, work,
                            cfg, dict(max_steps=cfg.long_copy_steps, batch_size=cfg.skills_batch_size,
                                      lr=cfg.long_copy_lr, min_lr=cfg.long_copy_lr / 5, weight_decay=0.0,
                                      checkpoints=1, dtype=cfg.skills_dtype, log_every=25),
-                           loss_fn=sparse_lm_loss, callbacks=[lc_probe])
+                           loss_fn=loss, callbacks=callbacks)
             results["long_copy_loss"] = lc["train_loss"][-1][1]
         stage("long-copy", t0)
         t0 = time.time()
@@ -542,13 +552,14 @@ def main(cfg: Config | None = None) -> dict:
                        dict(max_steps=cfg.skills_steps, batch_size=cfg.skills_batch_size, lr=cfg.skills_lr,
                             min_lr=cfg.skills_lr / 20, weight_decay=0.0, checkpoints=4, dtype=cfg.skills_dtype,
                             log_every=50),
-                       loss_fn=sparse_lm_loss, callbacks=[sk_probe, lc_probe])
+                       loss_fn=loss, callbacks=[sk_probe, *callbacks])
         avg_len = sum(len(e["input_ids"]) for e in sk_mixed) / len(sk_mixed)
         print(f"[build] skills: {len(sk_examples)} skill dialogues + {len(replay)} replayed + {len(sk_copies)} copy tasks "
               f"+ {min(len(long_set), cfg.long_copy_mix)} long-range copy tasks "
               f"({avg_len:.0f} tokens on average), final loss {sk['train_loss'][-1][1]:.3f}")
         results.update({"skills_loss": sk["train_loss"][-1][1], "skills_examples": len(sk_examples),
-                        "skills_probe": sk_probe.history, "long_copy_probe": lc_probe.history})
+                        "skills_probe": sk_probe.history,
+                        "long_copy_probe": callbacks[0].history if callbacks else []})
         stage("skills", t0)
 
         # 6. export + evaluation ----------------------------------------------------------------------------------------
