@@ -20,13 +20,11 @@ Stages (intermediates — checkpoints, loss curves, logs — go to ``outputs/dem
    tasks mixed in so the circuit stays in use);
 5. SFT with the same trainer on ChatGLM3-format dialogues encoded by ``common.sft`` (loss only on assistant turns)
    plus some copy tasks, batches grouped by length;
-6. from the v2 export (the fp16 files of stages 1-5): first a few hundred steps of long-range copy tasks
-   (``corpus.long_copy_examples``: the string to copy 20-900 tokens back inside real text — the distance at which
-   the chapters' prompts hold a passage's value or a declared tool's name; the copy circuit of stage 3 only ever
-   copied from a few dozen tokens back), then the skills stage (``skills.py``): any declared tool in the
+6. the skills stage (v3, ``skills.py``): from the v2 export (the fp16 files of stages 1-5), any declared tool in the
    serialisations real clients send, grounded answers with ``[n]``, JSON extraction and math expressions, each in the
-   prompt the chapter sends (imported from the chapter), plus replayed v2 dialogues and long-range copy tasks;
-   bf16 autocast;
+   prompt the chapter sends (imported from the chapter), plus replayed v2 dialogues; bf16 autocast. Optional, off by
+   default (measured worse, see ``data/README.md``): ``--long-copy-steps``/``--long-copy-mix``, long-range copy
+   tasks (``corpus.long_copy_examples``: the string 20-900 tokens back inside real text) before and during it;
 7. export with ``common.checkpoint.save_official_checkpoint`` (config.json ``model_type: chatglm``, fp16 safetensors,
    tokenizer.model), then ``evaluate_demo_model.py`` on held-out prompts through ``common.chatglm3.chat``.
 
