@@ -535,8 +535,8 @@ def main(cfg: Config | None = None) -> dict:
                                      checkpoints=1, dtype=cfg.skills_dtype, log_every=25),
                            loss_fn=loss, callbacks=callbacks)
             results["long_copy_loss"] = lc["train_loss"][-1][1]
-        stage("long-copy", t0)
-        t0 = time.time()
+            stage("long-copy", t0)
+            t0 = time.time()
         skill_records = make_skill_records(cfg.skills_records, cfg.seed + 17, pool, texts)
         (work / "skills_train.jsonl").write_text(
             "\n".join(json.dumps(r, ensure_ascii=False) for r in skill_records) + "\n", encoding="utf-8")
