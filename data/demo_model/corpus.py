@@ -128,6 +128,8 @@ def long_copy_examples(n: int, seed: int, tok, eos_id: int, filler_texts: list[s
     * 55 %: 1-6 ``key：value。`` facts scattered through the text, then a question about one key → its value;
     * 25 %: a random string somewhere in the text, then its first 2-3 tokens again → the rest (induction);
     * 20 %: the first 3-5 tokens of a stretch of the text again → how the text went on.
+
+    A task whose key tokenizes differently on its own than before its value is skipped (so a few under ``n``).
     """
     rng = random.Random(seed)
     space = tok.piece_to_id("\u2581")
@@ -148,7 +150,7 @@ def long_copy_examples(n: int, seed: int, tok, eos_id: int, filler_texts: list[s
         r = rng.random()
         if r < 0.55:
             keys: list[str] = []
-            while len(keys) < rng.randint(1, 6):
+            while len(keys) < rng.randint(1, 6):       # the bound is drawn again each round: mostly 1-3 facts
                 k = "".join(rng.choice(char_pool) for _ in range(rng.randint(2, 4)))
                 if k not in keys:
                     keys.append(k)
