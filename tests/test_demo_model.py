@@ -213,7 +213,8 @@ def test_tiny_build_end_to_end(tmp_path):
         pretrain_seq_len=32, lr=2e-3, sft_steps=2, sft_lr=2e-3, sft_copy_mix=50, long_copy_tasks=60,
         long_copy_steps=2, long_copy_lr=1e-3, long_copy_mix=20, long_copy_max_fill=200, sdpa_from=100,
         skills_records=40, skills_replay=20, skills_copy_mix=10,
-        skills_steps=2, skills_batch_size=4, skills_lr=1e-3, skills_dtype="bf16", skills_seq_length=1024, from_v2="",
+        skills_steps=2, skills_short_steps=2, skills_short_records=40, skills_short_batch_size=4,
+        skills_batch_size=4, skills_lr=1e-3, skills_dtype="bf16", skills_seq_length=1024, from_v2="",
         resume=False, evaluate=False, progress=False)
     results = build.main(build.Config(**parser_defaults))
     assert results["parameters"] < 2_000_000 and results["size_bytes"] < 3 * 2**20
@@ -224,7 +225,7 @@ def test_tiny_build_end_to_end(tmp_path):
     sd = load_file(str(tmp_path / "demo" / "model.safetensors"))
     assert sd["transformer.output_layer.weight"].equal(sd["transformer.embedding.word_embeddings.weight"])
     work = REPO_ROOT / "outputs" / "demo_model" / "pytest-tiny-build"
-    assert {"pretrain", "copy", "sft", "long_copy", "skills", "v2"} <= {p.name for p in work.iterdir()}
+    assert {"pretrain", "copy", "sft", "long_copy", "skills_short", "skills", "v2"} <= {p.name for p in work.iterdir()}
     # the skills stage started from the exported v2 model and the export records the prompts it was trained on
     import skills
     stored = json.loads((tmp_path / "demo" / skills.PROMPTS_FILE).read_text(encoding="utf-8"))

@@ -144,3 +144,26 @@ def test_committed_model_was_trained_on_the_current_chapter_prompts():
     stored = json.loads((DEMO_MODEL_DIR / skills.PROMPTS_FILE).read_text(encoding="utf-8"))
     assert stored == skills.prompt_fingerprints(), (
         "a chapter prompt changed since the demo model was built: run python data/demo_model/build.py")
+
+
+def test_short_records_of_the_length_curriculum_are_short_and_the_same_kind():
+    """``short=True`` (the first part of the length curriculum): 1-2 declared tools, 1-2 passages; the default
+    records are untouched by the option (same seed, same records)."""
+    from common.sft import validate_record
+
+    assert skills.make_skill_records(40, 5, POOL, TEXTS) == skills.make_skill_records(40, 5, POOL, TEXTS, short=False)
+    short = skills.make_skill_records(300, 5, POOL, TEXTS, short=True)
+    n_qa = n_tool = 0
+    for rec in short:
+        validate_record(rec)
+        user = next(m for m in rec["conversations"] if m["role"] == "user")["content"]
+        if user.startswith("资料：\n[1]"):
+            n_qa += 1
+            assert "[3]" not in user.split("问题")[0]
+        if rec.get("tools") and not any(t.get("name") in ("get_weather", "track") for t in rec["tools"]):
+            n_tool += 1
+            assert 1 <= len(rec["tools"]) <= 2
+    assert n_qa > 30 and n_tool > 30
+    full = skills.make_skill_records(300, 5, POOL, TEXTS)
+    assert sum(len(json.dumps(r, ensure_ascii=False)) for r in short) < 0.8 * sum(
+        len(json.dumps(r, ensure_ascii=False)) for r in full)

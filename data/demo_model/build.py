@@ -336,6 +336,10 @@ class Config:
     skills_replay: int = arg(20000, "stage-5 dialogues replayed in the skills stage (nothing it could do gets worse)")
     skills_copy_mix: int = arg(5000, "copy tasks mixed into the skills stage")
     skills_steps: int = arg(2800, "skills-stage steps")
+    skills_short_steps: int = arg(0, "length curriculum: steps on short-prompt skill dialogues (1-2 tools, 1-2 short "
+                                     "passages) before the skills stage (0: none)")
+    skills_short_records: int = arg(40000, "generated short-prompt skill dialogues of the curriculum steps")
+    skills_short_batch_size: int = arg(32, "sequences per curriculum step")
     sdpa_from: int = arg(0, "skills stage: SDPA attention for batches longer than this many tokens, eager below "
                             "(0: always eager, as the committed model was trained; 450 is 1.5x faster at 700 tokens)")
     skills_batch_size: int = arg(16, "sequences per skills-stage step")
@@ -537,13 +541,31 @@ def main(cfg: Config | None = None) -> dict:
             results["long_copy_loss"] = lc["train_loss"][-1][1]
             stage("long-copy", t0)
             t0 = time.time()
+        replay, _ = load_sft_examples(records[:cfg.skills_replay], tok, max_length=cfg.seq_length)
+        sk_copies = copy_examples(copies[:cfg.skills_copy_mix], tok.sp, tok.eos_token_id)
+        if cfg.skills_short_steps > 0:
+            # 6b. length curriculum: the same skills on short prompts first (measured: short-prompt QA is learnable
+            # at this size, full-length QA from the start is not; see data/README.md)
+            short_records = make_skill_records(cfg.skills_short_records, cfg.seed + 19, pool, texts, short=True)
+            short_ex, short_stats = load_sft_examples(short_records, tok, max_length=cfg.skills_seq_length)
+            short_mixed = short_ex + replay + sk_copies
+            avg_short = sum(len(e["input_ids"]) for e in short_mixed) / len(short_mixed)
+            print(f"[build] skills-short: {len(short_ex)} short skill dialogues + {len(replay)} replayed + "
+                  f"{len(sk_copies)} copy tasks ({avg_short:.0f} tokens on average)")
+            ss = run_stage("skills_short", model, SFTBatches(short_mixed, cfg.skills_short_batch_size, cfg.seed + 7),
+                           None, work, cfg,
+                           dict(max_steps=cfg.skills_short_steps, batch_size=cfg.skills_short_batch_size,
+                                lr=cfg.skills_lr, min_lr=cfg.skills_lr / 5, weight_decay=0.0, checkpoints=2,
+                                dtype=cfg.skills_dtype, log_every=50),
+                           loss_fn=loss, callbacks=[skills_probe(tok, pool, texts)])
+            results["skills_short_loss"] = ss["train_loss"][-1][1]
+            stage("skills-short", t0)
+            t0 = time.time()
         skill_records = make_skill_records(cfg.skills_records, cfg.seed + 17, pool, texts)
         (work / "skills_train.jsonl").write_text(
             "\n".join(json.dumps(r, ensure_ascii=False) for r in skill_records) + "\n", encoding="utf-8")
         sk_examples, sk_stats = load_sft_examples(skill_records, tok, max_length=cfg.skills_seq_length)
         print(f"[build] skills: {sk_stats.summary() if hasattr(sk_stats, 'summary') else sk_stats}")
-        replay, _ = load_sft_examples(records[:cfg.skills_replay], tok, max_length=cfg.seq_length)
-        sk_copies = copy_examples(copies[:cfg.skills_copy_mix], tok.sp, tok.eos_token_id)
         sk_mixed = sk_examples + replay + sk_copies + long_set[:cfg.long_copy_mix]
         sk_probe = skills_probe(tok, pool, texts)
         sk = run_stage("skills", model, SFTBatches(sk_mixed, cfg.skills_batch_size, cfg.seed + 6), None, work, cfg,

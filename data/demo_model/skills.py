@@ -264,18 +264,20 @@ def _tool_question(rng: random.Random, tool: dict, call: dict, pools: dict, spli
     return q + rng.choice(TAILS_ZH)
 
 
-def tool_record(rng: random.Random, pool: str, split: str, pools: dict | None = None) -> tuple[dict, dict]:
+def tool_record(rng: random.Random, pool: str, split: str, pools: dict | None = None, short: bool = False
+                ) -> tuple[dict, dict]:
     """One tool dialogue (official JSONL record) and its evaluation view ``{kind, query, tools, name, parameters,
-    observation, must_mention}`` (``name`` None = a plain reply is expected)."""
+    observation, must_mention}`` (``name`` None = a plain reply is expected). ``short``: 1-2 declared tools only
+    (the first part of the length curriculum)."""
     pools = pools or _tool_pools()
     topics, params = pools["topics"][split], pools["params"][split]
     english = rng.random() < 0.3
-    n_tools = rng.choice([1, 2, 2, 3, 3, 4, 5])
+    n_tools = rng.choice([1, 2] if short else [1, 2, 2, 3, 3, 4, 5])
     chosen = rng.sample(topics, min(n_tools, len(topics)))
     tools = [make_tool(rng, t, params, english) for t in chosen]
     names = [t["name"] for t in tools]
     if len(set(names)) != len(names):
-        return tool_record(rng, pool, split, pools)
+        return tool_record(rng, pool, split, pools, short)
     use_official = rng.random() < 0.15
     r = rng.random()
     plain = r < 0.15
@@ -439,9 +441,10 @@ def filler_sentence(rng: random.Random, texts: list[str], avoid: str = "") -> st
     return "本段为其他内容。"
 
 
-def qa_record(rng: random.Random, pool: str, split: str, texts: list[str], pools: dict | None = None
-              ) -> tuple[dict, dict]:
-    """One grounded-QA dialogue with the chapter-6 prompt and its evaluation view."""
+def qa_record(rng: random.Random, pool: str, split: str, texts: list[str], pools: dict | None = None,
+              short: bool = False) -> tuple[dict, dict]:
+    """One grounded-QA dialogue with the chapter-6 prompt and its evaluation view. ``short``: 1-2 passages with at
+    most one filler sentence each (≈ 200 tokens instead of 300-1,000; the first part of the length curriculum)."""
     from ch06_rag.prompts import NO_ANSWER, QA_SYSTEM, qa_prompt
 
     pools = pools or _qa_pools()
@@ -449,7 +452,7 @@ def qa_record(rng: random.Random, pool: str, split: str, texts: list[str], pools
     attrs = rng.sample(ATTRIBUTES, 6)
     asked, others = attrs[0], attrs[1:]
     answerable = rng.random() < 0.7
-    n_pass = rng.choice([1, 2, 3, 3, 4, 4, 5])
+    n_pass = rng.choice([1, 2] if short else [1, 2, 3, 3, 4, 4, 5])
     passages: list[list[str]] = [[] for _ in range(n_pass)]
     facts = pools["facts"][split] + TABLE_FORMS
     for a, kind in others[:rng.randint(1, 5)]:
@@ -461,7 +464,7 @@ def qa_record(rng: random.Random, pool: str, split: str, texts: list[str], pools
         passages[gold_n].insert(rng.randint(0, len(passages[gold_n])),
                                 rng.choice(facts).format(e=entity, a=asked[0], v=value))
     for p in passages:
-        for _ in range(rng.randint(0 if p else 1, 3)):
+        for _ in range(rng.randint(0 if p else 1, 1 if short else 3)):
             p.insert(rng.randint(0, len(p)), filler_sentence(rng, texts, avoid=asked[0]))
     texts_out = ["".join(p) for p in passages]
     sources = None
@@ -685,8 +688,9 @@ PROMPTS_FILE = "training_prompts.json"
 
 # ============================================================================================== records and cases
 def make_skill_records(n: int, seed: int, char_pool: str, texts: list[str] | None = None,
-                       shares: dict[str, float] | None = None) -> list[dict]:
-    """``n`` training dialogues of the four skills (official JSONL records), deterministic in ``seed``."""
+                       shares: dict[str, float] | None = None, short: bool = False) -> list[dict]:
+    """``n`` training dialogues of the four skills (official JSONL records), deterministic in ``seed``. ``short``:
+    the short-prompt forms of the tool and QA dialogues (the first part of the length curriculum)."""
     shares = shares or {"tool": 0.4, "qa": 0.25, "json": 0.2, "math": 0.15}
     rng = random.Random(seed)
     pools = {"tool": _tool_pools(), "qa": _qa_pools(), "json": _json_pools(), "math": _math_pools()}
@@ -694,15 +698,15 @@ def make_skill_records(n: int, seed: int, char_pool: str, texts: list[str] | Non
     out = []
     for _ in range(n):
         kind = rng.choices(kinds, weights)[0]
-        out.append(_one(rng, kind, char_pool, "train", texts or [], pools)[0])
+        out.append(_one(rng, kind, char_pool, "train", texts or [], pools, short)[0])
     return out
 
 
-def _one(rng, kind, pool, split, texts, pools):
+def _one(rng, kind, pool, split, texts, pools, short: bool = False):
     if kind == "tool":
-        return tool_record(rng, pool, split, pools["tool"])
+        return tool_record(rng, pool, split, pools["tool"], short)
     if kind == "qa":
-        return qa_record(rng, pool, split, texts, pools["qa"])
+        return qa_record(rng, pool, split, texts, pools["qa"], short)
     if kind == "json":
         return json_record(rng, pool, split, pools["json"])
     return math_record(rng, split, pools["math"])
