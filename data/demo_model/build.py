@@ -25,6 +25,7 @@ Stages (intermediates — checkpoints, loss curves, logs — go to ``outputs/dem
    prompt the chapter sends (imported from the chapter), plus replayed v2 dialogues; bf16 autocast. Optional, off by
    default (measured worse, see ``data/README.md``): ``--long-copy-steps``/``--long-copy-mix``, long-range copy
    tasks (``corpus.long_copy_examples``: the string 20-900 tokens back inside real text) before and during it;
+   ``--skills-short-steps``, a length curriculum (the same skills with 1-2 tools or 1-2 short passages first);
 7. export with ``common.checkpoint.save_official_checkpoint`` (config.json ``model_type: chatglm``, fp16 safetensors,
    tokenizer.model), then ``evaluate_demo_model.py`` on held-out prompts through ``common.chatglm3.chat``.
 
