@@ -545,10 +545,10 @@ def main(cfg: Config | None = None) -> dict:
         replay, _ = load_sft_examples(records[:cfg.skills_replay], tok, max_length=cfg.seq_length)
         sk_copies = copy_examples(copies[:cfg.skills_copy_mix], tok.sp, tok.eos_token_id)
         if cfg.skills_short_steps > 0:
-            # 6b. length curriculum: the same skills on short prompts first (measured: short-prompt QA is learnable
-            # at this size, full-length QA from the start is not; see data/README.md)
+            # 6b. optional length curriculum: the same skills on short prompts first (measured no better than
+            # without it, not in the default recipe: see data/README.md)
             short_records = make_skill_records(cfg.skills_short_records, cfg.seed + 19, pool, texts, short=True)
-            short_ex, short_stats = load_sft_examples(short_records, tok, max_length=cfg.skills_seq_length)
+            short_ex, _ = load_sft_examples(short_records, tok, max_length=cfg.skills_seq_length)
             short_mixed = short_ex + replay + sk_copies
             avg_short = sum(len(e["input_ids"]) for e in short_mixed) / len(short_mixed)
             print(f"[build] skills-short: {len(short_ex)} short skill dialogues + {len(replay)} replayed + "
